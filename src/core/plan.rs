@@ -1,0 +1,183 @@
+//! Given the stored tokens and the time: can the client call the API now, must it
+//! refresh first, or is there no session at all?
+
+use super::token::{decode, TokenInfo};
+
+/// Never wait longer than this before the end of an access token's life to refresh it.
+pub const MAX_REFRESH_LEEWAY_MS: i64 = 5_000;
+
+/// The raw strings found in storage.  Anything may be in there (an older version's
+/// format, a truncated value, `undefined`): they are only trusted after decoding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredTokens {
+    /// The stored access token, if any.
+    pub access: Option<String>,
+    /// The stored refresh token, if any.
+    pub refresh: Option<String>,
+}
+
+/// Why there is no session to work with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// Nothing usable was stored: the user never signed in (or storage was wiped).
+    NoTokens,
+    /// The refresh token's `exp` has passed: only a new sign-in helps.
+    RefreshExpired,
+}
+
+/// What the client must do before an authenticated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Send the request with this access token.
+    UseAccess(String),
+    /// Get a new access token with this refresh token first.
+    Refresh(String),
+    /// There is no session.
+    SignedOut(NoSession),
+}
+
+/// How long before an access token's `exp` the client refreshes it.
+///
+/// A tenth of the token's lifetime, at most [`MAX_REFRESH_LEEWAY_MS`]: a 5-minute
+/// token is refreshed 5 s early, a 2-second test token 200 ms early, so that short
+/// lifetimes do not turn into a refresh on every request.
+pub fn refresh_leeway_ms(access: &TokenInfo) -> i64 {
+    access
+        .lifetime_ms()
+        .map_or(MAX_REFRESH_LEEWAY_MS, |lifetime| (lifetime / 10).clamp(0, MAX_REFRESH_LEEWAY_MS))
+}
+
+/// The access token, decoded, when it is an access token still comfortably valid at `now_ms`.
+pub fn usable_access(stored: &StoredTokens, now_ms: i64) -> Option<&str> {
+    let access = stored.access.as_deref()?;
+    let info = decode(access).ok()?;
+    let usable = info.may_be("access") && now_ms < info.expires_at_ms - refresh_leeway_ms(&info);
+    usable.then_some(access)
+}
+
+/// The refresh token and its claims, when it is readable, of the right kind and unexpired.
+pub fn live_refresh(stored: &StoredTokens, now_ms: i64) -> Result<(&str, TokenInfo), NoSession> {
+    let refresh = stored.refresh.as_deref().ok_or(NoSession::NoTokens)?;
+    let info = decode(refresh).map_err(|_| NoSession::NoTokens)?;
+    if !info.may_be("refresh") {
+        return Err(NoSession::NoTokens);
+    }
+    if now_ms >= info.expires_at_ms {
+        return Err(NoSession::RefreshExpired);
+    }
+    Ok((refresh, info))
+}
+
+/// Decides what to do before an authenticated request at `now_ms`.
+pub fn plan(stored: &StoredTokens, now_ms: i64) -> Plan {
+    let refresh = match live_refresh(stored, now_ms) {
+        Ok((refresh, _)) => refresh,
+        Err(reason) => return Plan::SignedOut(reason),
+    };
+    match usable_access(stored, now_ms) {
+        Some(access) => Plan::UseAccess(access.to_owned()),
+        None => Plan::Refresh(refresh.to_owned()),
+    }
+}
+
+/// Whose session this is, read from the tokens (access first, then refresh).
+pub fn session_user(stored: &StoredTokens) -> Option<String> {
+    [&stored.access, &stored.refresh]
+        .into_iter()
+        .flatten()
+        .find_map(|token| decode(token).ok()?.user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::token::tests::{simplejwt_token, token_with_claims};
+
+    const NOW_S: i64 = 1_800_000_000;
+    const NOW: i64 = NOW_S * 1000;
+
+    fn stored(access: Option<String>, refresh: Option<String>) -> StoredTokens {
+        StoredTokens { access, refresh }
+    }
+
+    fn live_pair() -> StoredTokens {
+        stored(
+            Some(simplejwt_token("access", NOW_S - 10, NOW_S + 290)),
+            Some(simplejwt_token("refresh", NOW_S - 10, NOW_S + 86_000)),
+        )
+    }
+
+    #[test]
+    fn a_fresh_access_token_is_used_as_is() {
+        let tokens = live_pair();
+        assert_eq!(plan(&tokens, NOW), Plan::UseAccess(tokens.access.clone().unwrap()));
+    }
+
+    #[test]
+    fn an_expired_access_token_means_refresh() {
+        let tokens = live_pair();
+        let refresh = tokens.refresh.clone().unwrap();
+        assert_eq!(plan(&tokens, NOW + 291_000), Plan::Refresh(refresh));
+    }
+
+    #[test]
+    fn an_access_token_about_to_expire_is_refreshed_early() {
+        let tokens = live_pair();
+        // Lifetime 300 s: leeway capped at 5 s.
+        assert!(matches!(plan(&tokens, NOW + 284_000), Plan::UseAccess(_)));
+        assert!(matches!(plan(&tokens, NOW + 285_000), Plan::Refresh(_)));
+    }
+
+    #[test]
+    fn the_leeway_scales_down_for_short_lived_tokens() {
+        let short = decode_info(&simplejwt_token("access", NOW_S, NOW_S + 2));
+        assert_eq!(refresh_leeway_ms(&short), 200);
+        let no_iat = decode_info(&token_with_claims(r#"{"exp":5}"#));
+        assert_eq!(refresh_leeway_ms(&no_iat), MAX_REFRESH_LEEWAY_MS);
+        let inverted = decode_info(&simplejwt_token("access", NOW_S + 10, NOW_S));
+        assert_eq!(refresh_leeway_ms(&inverted), 0);
+    }
+
+    fn decode_info(token: &str) -> TokenInfo {
+        decode(token).unwrap()
+    }
+
+    #[test]
+    fn a_missing_or_odd_access_token_with_a_live_refresh_token_means_refresh() {
+        let refresh = live_pair().refresh;
+        for access in [None, Some("undefined".to_owned()), Some("abc.def".to_owned())] {
+            assert!(matches!(plan(&stored(access, refresh.clone()), NOW), Plan::Refresh(_)));
+        }
+        // A refresh token stored where the access token belongs is not sent as a bearer.
+        let swapped = stored(refresh.clone(), refresh);
+        assert!(matches!(plan(&swapped, NOW), Plan::Refresh(_)));
+    }
+
+    #[test]
+    fn no_session_without_a_usable_refresh_token() {
+        let access = live_pair().access;
+        assert_eq!(plan(&stored(None, None), NOW), Plan::SignedOut(NoSession::NoTokens));
+        assert_eq!(plan(&stored(access.clone(), None), NOW), Plan::SignedOut(NoSession::NoTokens));
+        assert_eq!(
+            plan(&stored(access.clone(), Some("garbage".into())), NOW),
+            Plan::SignedOut(NoSession::NoTokens)
+        );
+        // An access token in the refresh slot would only earn a 401 "wrong type".
+        assert_eq!(plan(&stored(access.clone(), access), NOW), Plan::SignedOut(NoSession::NoTokens));
+    }
+
+    #[test]
+    fn an_expired_refresh_token_ends_the_session() {
+        let tokens = live_pair();
+        assert_eq!(plan(&tokens, NOW + 86_000_000), Plan::SignedOut(NoSession::RefreshExpired));
+    }
+
+    #[test]
+    fn the_user_comes_from_the_access_token_or_else_the_refresh_token() {
+        let alice = token_with_claims(r#"{"exp":1,"user_id":"alice"}"#);
+        let bob = token_with_claims(r#"{"exp":1,"sub":"bob"}"#);
+        assert_eq!(session_user(&stored(Some(alice.clone()), Some(bob.clone()))).as_deref(), Some("alice"));
+        assert_eq!(session_user(&stored(Some("junk".into()), Some(bob))).as_deref(), Some("bob"));
+        assert_eq!(session_user(&stored(None, None)), None);
+    }
+}

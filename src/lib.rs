@@ -1,0 +1,4 @@
+//! A Yew single-page app and API client for djangorestframework-simplejwt backends.
+#![deny(missing_docs)]
+
+pub mod core;
