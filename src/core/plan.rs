@@ -44,7 +44,9 @@ pub enum Plan {
 pub fn refresh_leeway_ms(access: &TokenInfo) -> i64 {
     access
         .lifetime_ms()
-        .map_or(MAX_REFRESH_LEEWAY_MS, |lifetime| (lifetime / 10).clamp(0, MAX_REFRESH_LEEWAY_MS))
+        .map_or(MAX_REFRESH_LEEWAY_MS, |lifetime| {
+            (lifetime / 10).clamp(0, MAX_REFRESH_LEEWAY_MS)
+        })
 }
 
 /// The access token, decoded, when it is an access token still comfortably valid at `now_ms`.
@@ -110,7 +112,10 @@ mod tests {
     #[test]
     fn a_fresh_access_token_is_used_as_is() {
         let tokens = live_pair();
-        assert_eq!(plan(&tokens, NOW), Plan::UseAccess(tokens.access.clone().unwrap()));
+        assert_eq!(
+            plan(&tokens, NOW),
+            Plan::UseAccess(tokens.access.clone().unwrap())
+        );
     }
 
     #[test]
@@ -145,8 +150,15 @@ mod tests {
     #[test]
     fn a_missing_or_odd_access_token_with_a_live_refresh_token_means_refresh() {
         let refresh = live_pair().refresh;
-        for access in [None, Some("undefined".to_owned()), Some("abc.def".to_owned())] {
-            assert!(matches!(plan(&stored(access, refresh.clone()), NOW), Plan::Refresh(_)));
+        for access in [
+            None,
+            Some("undefined".to_owned()),
+            Some("abc.def".to_owned()),
+        ] {
+            assert!(matches!(
+                plan(&stored(access, refresh.clone()), NOW),
+                Plan::Refresh(_)
+            ));
         }
         // A refresh token stored where the access token belongs is not sent as a bearer.
         let swapped = stored(refresh.clone(), refresh);
@@ -156,28 +168,46 @@ mod tests {
     #[test]
     fn no_session_without_a_usable_refresh_token() {
         let access = live_pair().access;
-        assert_eq!(plan(&stored(None, None), NOW), Plan::SignedOut(NoSession::NoTokens));
-        assert_eq!(plan(&stored(access.clone(), None), NOW), Plan::SignedOut(NoSession::NoTokens));
+        assert_eq!(
+            plan(&stored(None, None), NOW),
+            Plan::SignedOut(NoSession::NoTokens)
+        );
+        assert_eq!(
+            plan(&stored(access.clone(), None), NOW),
+            Plan::SignedOut(NoSession::NoTokens)
+        );
         assert_eq!(
             plan(&stored(access.clone(), Some("garbage".into())), NOW),
             Plan::SignedOut(NoSession::NoTokens)
         );
         // An access token in the refresh slot would only earn a 401 "wrong type".
-        assert_eq!(plan(&stored(access.clone(), access), NOW), Plan::SignedOut(NoSession::NoTokens));
+        assert_eq!(
+            plan(&stored(access.clone(), access), NOW),
+            Plan::SignedOut(NoSession::NoTokens)
+        );
     }
 
     #[test]
     fn an_expired_refresh_token_ends_the_session() {
         let tokens = live_pair();
-        assert_eq!(plan(&tokens, NOW + 86_000_000), Plan::SignedOut(NoSession::RefreshExpired));
+        assert_eq!(
+            plan(&tokens, NOW + 86_000_000),
+            Plan::SignedOut(NoSession::RefreshExpired)
+        );
     }
 
     #[test]
     fn the_user_comes_from_the_access_token_or_else_the_refresh_token() {
         let alice = token_with_claims(r#"{"exp":1,"user_id":"alice"}"#);
         let bob = token_with_claims(r#"{"exp":1,"sub":"bob"}"#);
-        assert_eq!(session_user(&stored(Some(alice.clone()), Some(bob.clone()))).as_deref(), Some("alice"));
-        assert_eq!(session_user(&stored(Some("junk".into()), Some(bob))).as_deref(), Some("bob"));
+        assert_eq!(
+            session_user(&stored(Some(alice.clone()), Some(bob.clone()))).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            session_user(&stored(Some("junk".into()), Some(bob))).as_deref(),
+            Some("bob")
+        );
         assert_eq!(session_user(&stored(None, None)), None);
     }
 }

@@ -98,9 +98,10 @@ fn parse_tokens(body: &str) -> Option<TokenResponse> {
 pub fn interpret_obtain(status: u16, body: &str) -> Result<TokenPair, SignInError> {
     match status {
         200..=299 => match parse_tokens(body) {
-            Some(TokenResponse { access: Some(access), refresh: Some(refresh) }) => {
-                Ok(TokenPair { access, refresh })
-            }
+            Some(TokenResponse {
+                access: Some(access),
+                refresh: Some(refresh),
+            }) => Ok(TokenPair { access, refresh }),
             _ => Err(SignInError::BadResponse),
         },
         401 => Err(SignInError::InvalidCredentials),
@@ -131,7 +132,10 @@ pub enum RefreshOutcome {
 pub fn interpret_refresh(status: u16, body: &str) -> RefreshOutcome {
     match status {
         200..=299 => match parse_tokens(body) {
-            Some(TokenResponse { access: Some(access), refresh }) => RefreshOutcome::Renewed { access, refresh },
+            Some(TokenResponse {
+                access: Some(access),
+                refresh,
+            }) => RefreshOutcome::Renewed { access, refresh },
             _ => RefreshOutcome::Failed(ApiError::BadResponse),
         },
         401 => RefreshOutcome::Rejected,
@@ -176,17 +180,35 @@ mod tests {
     #[test]
     fn obtain_200_gives_a_pair() {
         let body = format!(r#"{{"refresh":"{}","access":"{}"}}"#, refresh(), access());
-        assert_eq!(interpret_obtain(200, &body), Ok(TokenPair { access: access(), refresh: refresh() }));
+        assert_eq!(
+            interpret_obtain(200, &body),
+            Ok(TokenPair {
+                access: access(),
+                refresh: refresh()
+            })
+        );
     }
 
     #[test]
     fn obtain_failures_map_to_what_the_user_should_hear() {
         let wrong = r#"{"detail":"No active account found with the given credentials"}"#;
-        assert_eq!(interpret_obtain(401, wrong), Err(SignInError::InvalidCredentials));
-        assert_eq!(SignInError::InvalidCredentials.message(), "Invalid credentials");
+        assert_eq!(
+            interpret_obtain(401, wrong),
+            Err(SignInError::InvalidCredentials)
+        );
+        assert_eq!(
+            SignInError::InvalidCredentials.message(),
+            "Invalid credentials"
+        );
         let missing = r#"{"username":["This field is required."]}"#;
-        assert_eq!(interpret_obtain(400, missing), Err(SignInError::MissingFields));
-        assert_eq!(interpret_obtain(500, "<html>oops</html>"), Err(SignInError::Unreachable));
+        assert_eq!(
+            interpret_obtain(400, missing),
+            Err(SignInError::MissingFields)
+        );
+        assert_eq!(
+            interpret_obtain(500, "<html>oops</html>"),
+            Err(SignInError::Unreachable)
+        );
         assert_eq!(interpret_obtain(502, ""), Err(SignInError::Unreachable));
         assert_eq!(interpret_obtain(429, "{}"), Err(SignInError::Refused));
     }
@@ -195,8 +217,21 @@ mod tests {
     fn obtain_200_without_a_readable_pair_is_a_bad_response() {
         let access_only = format!(r#"{{"access":"{}"}}"#, access());
         let junk_refresh = format!(r#"{{"access":"{}","refresh":"nope"}}"#, access());
-        for body in ["", "null", "[]", "{}", "<html></html>", &access_only, &junk_refresh, r#"{"access":1}"#] {
-            assert_eq!(interpret_obtain(200, body), Err(SignInError::BadResponse), "body {body:?}");
+        for body in [
+            "",
+            "null",
+            "[]",
+            "{}",
+            "<html></html>",
+            &access_only,
+            &junk_refresh,
+            r#"{"access":1}"#,
+        ] {
+            assert_eq!(
+                interpret_obtain(200, body),
+                Err(SignInError::BadResponse),
+                "body {body:?}"
+            );
         }
     }
 
@@ -205,32 +240,68 @@ mod tests {
         let body = format!(r#"{{"access":"{}","refresh":"{}"}}"#, access(), refresh());
         assert_eq!(
             interpret_refresh(200, &body),
-            RefreshOutcome::Renewed { access: access(), refresh: Some(refresh()) }
+            RefreshOutcome::Renewed {
+                access: access(),
+                refresh: Some(refresh())
+            }
         );
     }
 
     #[test]
     fn refresh_without_rotation_keeps_the_current_refresh_token() {
         let body = format!(r#"{{"access":"{}"}}"#, access());
-        assert_eq!(interpret_refresh(200, &body), RefreshOutcome::Renewed { access: access(), refresh: None });
+        assert_eq!(
+            interpret_refresh(200, &body),
+            RefreshOutcome::Renewed {
+                access: access(),
+                refresh: None
+            }
+        );
     }
 
     #[test]
     fn only_a_401_from_refresh_ends_the_session() {
         let blacklisted = r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#;
-        assert_eq!(interpret_refresh(401, blacklisted), RefreshOutcome::Rejected);
-        assert_eq!(interpret_refresh(500, ""), RefreshOutcome::Failed(ApiError::ServerFault(500)));
-        assert_eq!(interpret_refresh(502, "<html>"), RefreshOutcome::Failed(ApiError::ServerFault(502)));
-        assert_eq!(interpret_refresh(400, "{}"), RefreshOutcome::Failed(ApiError::Refused(400)));
-        assert_eq!(interpret_refresh(200, "{}"), RefreshOutcome::Failed(ApiError::BadResponse));
-        assert_eq!(interpret_refresh(200, "not json"), RefreshOutcome::Failed(ApiError::BadResponse));
+        assert_eq!(
+            interpret_refresh(401, blacklisted),
+            RefreshOutcome::Rejected
+        );
+        assert_eq!(
+            interpret_refresh(500, ""),
+            RefreshOutcome::Failed(ApiError::ServerFault(500))
+        );
+        assert_eq!(
+            interpret_refresh(502, "<html>"),
+            RefreshOutcome::Failed(ApiError::ServerFault(502))
+        );
+        assert_eq!(
+            interpret_refresh(400, "{}"),
+            RefreshOutcome::Failed(ApiError::Refused(400))
+        );
+        assert_eq!(
+            interpret_refresh(200, "{}"),
+            RefreshOutcome::Failed(ApiError::BadResponse)
+        );
+        assert_eq!(
+            interpret_refresh(200, "not json"),
+            RefreshOutcome::Failed(ApiError::BadResponse)
+        );
     }
 
     #[test]
     fn api_statuses() {
-        assert_eq!(interpret_api(200, "[]".into()), ApiOutcome::Body("[]".into()));
+        assert_eq!(
+            interpret_api(200, "[]".into()),
+            ApiOutcome::Body("[]".into())
+        );
         assert_eq!(interpret_api(401, String::new()), ApiOutcome::Unauthorized);
-        assert_eq!(interpret_api(503, String::new()), ApiOutcome::Failed(ApiError::ServerFault(503)));
-        assert_eq!(interpret_api(404, String::new()), ApiOutcome::Failed(ApiError::Refused(404)));
+        assert_eq!(
+            interpret_api(503, String::new()),
+            ApiOutcome::Failed(ApiError::ServerFault(503))
+        );
+        assert_eq!(
+            interpret_api(404, String::new()),
+            ApiOutcome::Failed(ApiError::Refused(404))
+        );
     }
 }

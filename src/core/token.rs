@@ -106,7 +106,10 @@ pub(crate) mod tests {
         let bytes = data.as_bytes();
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
             let chars = chunk.len() + 1;
             for i in 0..chars {
                 out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -117,7 +120,12 @@ pub(crate) mod tests {
 
     /// Builds an unsigned-looking HS256 token around `claims_json`.
     pub(crate) fn token_with_claims(claims_json: &str) -> String {
-        format!("{}.{}.{}", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(claims_json), b64("signature-bytes"))
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(claims_json),
+            b64("signature-bytes")
+        )
     }
 
     /// A simplejwt-shaped token of `kind`, issued at `iat` and expiring at `exp` (seconds).
@@ -156,7 +164,10 @@ pub(crate) mod tests {
         let sub = decode(&token_with_claims(r#"{"exp":10.5,"sub":"alice"}"#)).unwrap();
         assert_eq!(sub.user_id.as_deref(), Some("alice"));
         assert_eq!(sub.expires_at_ms, 10_000);
-        assert!(sub.may_be("refresh"), "tokens without token_type are not rejected by kind");
+        assert!(
+            sub.may_be("refresh"),
+            "tokens without token_type are not rejected by kind"
+        );
     }
 
     #[test]
@@ -177,6 +188,9 @@ pub(crate) mod tests {
         ] {
             assert_eq!(decode(odd), Err(TokenError::Malformed), "input {odd:?}");
         }
-        assert_eq!(decode(&token_with_claims(r#"{"user_id":"1"}"#)), Err(TokenError::NoExpiry));
+        assert_eq!(
+            decode(&token_with_claims(r#"{"user_id":"1"}"#)),
+            Err(TokenError::NoExpiry)
+        );
     }
 }

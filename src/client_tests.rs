@@ -1,0 +1,561 @@
+//! The client against an in-memory simplejwt look-alike, with real concurrency on a
+//! single-threaded executor (as in the browser).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::executor::LocalPool;
+use futures::task::LocalSpawnExt;
+
+use super::*;
+use crate::core::token::tests::token_with_claims;
+
+const START_MS: i64 = 1_800_000_000_000;
+const ACCESS_LIFETIME_S: i64 = 300;
+const REFRESH_LIFETIME_S: i64 = 86_400;
+
+/// A future that is pending once, so that other tasks run while a request is "on the wire".
+struct OnTheWire(bool);
+impl Future for OnTheWire {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Default)]
+struct ServerState {
+    rotate: bool,
+    issued: u32,
+    live_refresh: HashSet<String>,
+    blacklisted: HashSet<String>,
+    live_access: HashSet<String>,
+    refresh_calls: u32,
+    blacklist_calls: u32,
+    requests: Vec<HttpRequest>,
+    /// Overrides the next refresh answer (status, body).
+    refresh_fault: Option<(u16, &'static str)>,
+    /// Rejects every access token, as a server with another signing key would.
+    reject_all_access: bool,
+    unreachable: bool,
+    /// While set, requests stay on the wire until `release_held` is called.
+    hold: bool,
+    held: Vec<futures::channel::oneshot::Sender<()>>,
+}
+
+/// Behaves like simplejwt with ROTATE_REFRESH_TOKENS + BLACKLIST_AFTER_ROTATION.
+struct FakeSimplejwt {
+    now_ms: Rc<Cell<i64>>,
+    state: RefCell<ServerState>,
+}
+
+impl FakeSimplejwt {
+    fn token(&self, kind: &str, lifetime_s: i64) -> String {
+        let mut state = self.state.borrow_mut();
+        state.issued += 1;
+        let iat = self.now_ms.get() / 1000;
+        token_with_claims(&format!(
+            r#"{{"token_type":"{kind}","exp":{},"iat":{iat},"jti":"{}","user_id":"7"}}"#,
+            iat + lifetime_s,
+            state.issued
+        ))
+    }
+
+    fn issue_pair(&self) -> (String, String) {
+        let access = self.token("access", ACCESS_LIFETIME_S);
+        let refresh = self.token("refresh", REFRESH_LIFETIME_S);
+        let mut state = self.state.borrow_mut();
+        state.live_access.insert(access.clone());
+        state.live_refresh.insert(refresh.clone());
+        (access, refresh)
+    }
+
+    fn unexpired(&self, token: &str) -> bool {
+        crate::core::token::decode(token).is_ok_and(|info| self.now_ms.get() < info.expires_at_ms)
+    }
+
+    fn respond(&self, request: &HttpRequest) -> HttpResponse {
+        let body_field = |name: &str| -> String {
+            let body: serde_json::Value =
+                serde_json::from_str(request.json_body.as_deref().unwrap_or("{}")).unwrap();
+            body[name].as_str().unwrap_or_default().to_owned()
+        };
+        let reply = |status: u16, body: String| HttpResponse { status, body };
+        match request.url.as_str() {
+            "/auth/token/" if body_field("password") == "right" => {
+                let (access, refresh) = self.issue_pair();
+                reply(
+                    200,
+                    format!(r#"{{"refresh":"{refresh}","access":"{access}"}}"#),
+                )
+            }
+            "/auth/token/" => reply(
+                401,
+                r#"{"detail":"No active account found with the given credentials"}"#.into(),
+            ),
+            "/auth/token/refresh/" => {
+                let refresh = body_field("refresh");
+                let fault = {
+                    let mut state = self.state.borrow_mut();
+                    state.refresh_calls += 1;
+                    state.refresh_fault.take()
+                };
+                if let Some((status, body)) = fault {
+                    return reply(status, body.into());
+                }
+                let valid = {
+                    let state = self.state.borrow();
+                    state.live_refresh.contains(&refresh) && !state.blacklisted.contains(&refresh)
+                };
+                if !valid || !self.unexpired(&refresh) {
+                    return reply(
+                        401,
+                        r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#.into(),
+                    );
+                }
+                if self.state.borrow().rotate {
+                    self.state.borrow_mut().blacklisted.insert(refresh);
+                    let (access, refresh) = self.issue_pair();
+                    reply(
+                        200,
+                        format!(r#"{{"access":"{access}","refresh":"{refresh}"}}"#),
+                    )
+                } else {
+                    let access = self.token("access", ACCESS_LIFETIME_S);
+                    self.state.borrow_mut().live_access.insert(access.clone());
+                    reply(200, format!(r#"{{"access":"{access}"}}"#))
+                }
+            }
+            "/auth/token/blacklist/" => {
+                let mut state = self.state.borrow_mut();
+                state.blacklist_calls += 1;
+                state.blacklisted.insert(body_field("refresh"));
+                reply(200, "{}".into())
+            }
+            "/api/me/" => {
+                let token = request
+                    .authorization
+                    .as_deref()
+                    .and_then(|h| h.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                let known = self.state.borrow().live_access.contains(token);
+                if known && self.unexpired(token) && !self.state.borrow().reject_all_access {
+                    reply(200, r#"{"id":7,"username":"demo"}"#.into())
+                } else {
+                    reply(
+                        401,
+                        r#"{"detail":"Given token not valid for any token type"}"#.into(),
+                    )
+                }
+            }
+            _ => reply(404, String::new()),
+        }
+    }
+}
+
+struct FakeTransport(Rc<FakeSimplejwt>);
+impl Transport for FakeTransport {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> LocalBoxFuture<'static, Result<HttpResponse, Unreachable>> {
+        let server = self.0.clone();
+        Box::pin(async move {
+            let held = {
+                let mut state = server.state.borrow_mut();
+                state.requests.push(request.clone());
+                state.hold.then(|| {
+                    let (release, wait) = futures::channel::oneshot::channel();
+                    state.held.push(release);
+                    wait
+                })
+            };
+            match held {
+                Some(wait) => drop(wait.await),
+                None => OnTheWire(false).await,
+            }
+            if server.state.borrow().unreachable {
+                return Err(Unreachable);
+            }
+            Ok(server.respond(&request))
+        })
+    }
+}
+
+#[derive(Default)]
+struct MemoryStore(RefCell<StoredTokens>);
+impl TokenStore for MemoryStore {
+    fn load(&self) -> StoredTokens {
+        self.0.borrow().clone()
+    }
+    fn save(&self, access: &str, refresh: &str) {
+        *self.0.borrow_mut() = StoredTokens {
+            access: Some(access.into()),
+            refresh: Some(refresh.into()),
+        };
+    }
+    fn clear(&self) {
+        *self.0.borrow_mut() = StoredTokens::default();
+    }
+}
+
+struct FakeClock(Rc<Cell<i64>>);
+impl Clock for FakeClock {
+    fn now_ms(&self) -> i64 {
+        self.0.get()
+    }
+}
+
+struct Harness {
+    now_ms: Rc<Cell<i64>>,
+    server: Rc<FakeSimplejwt>,
+    store: Rc<MemoryStore>,
+    client: ApiClient,
+    sessions: Rc<RefCell<Vec<Session>>>,
+}
+
+impl Harness {
+    fn new(rotate: bool) -> Self {
+        let now_ms = Rc::new(Cell::new(START_MS));
+        let server = Rc::new(FakeSimplejwt {
+            now_ms: now_ms.clone(),
+            state: RefCell::new(ServerState {
+                rotate,
+                ..ServerState::default()
+            }),
+        });
+        let store = Rc::new(MemoryStore::default());
+        let config = Config {
+            api_base: String::new(),
+            ..Config::from_build_env()
+        };
+        let client = ApiClient::new(
+            config,
+            Rc::new(FakeTransport(server.clone())),
+            store.clone(),
+            Rc::new(FakeClock(now_ms.clone())),
+        );
+        let sessions = Rc::new(RefCell::new(Vec::new()));
+        let seen = sessions.clone();
+        client.on_session_change(move |session| seen.borrow_mut().push(session));
+        Self {
+            now_ms,
+            server,
+            store,
+            client,
+            sessions,
+        }
+    }
+
+    fn signed_in(rotate: bool) -> Self {
+        let harness = Self::new(rotate);
+        block_on(harness.client.sign_in("demo", "right")).unwrap();
+        harness
+    }
+
+    fn advance_s(&self, seconds: i64) {
+        self.now_ms.set(self.now_ms.get() + seconds * 1000);
+    }
+
+    fn refresh_calls(&self) -> u32 {
+        self.server.state.borrow().refresh_calls
+    }
+
+    /// Runs `n` GETs of /api/me/ at once and returns their results.  Requests are held on
+    /// the wire until every caller is waiting, so all of them see the same stored state.
+    fn concurrent_gets(&self, n: usize) -> Vec<Result<String, ApiError>> {
+        let mut pool = LocalPool::new();
+        self.server.state.borrow_mut().hold = true;
+        let results = Rc::new(RefCell::new(Vec::new()));
+        for _ in 0..n {
+            let client = self.client.clone();
+            let results = results.clone();
+            pool.spawner()
+                .spawn_local(async move {
+                    let result = client.get("/api/me/").await;
+                    results.borrow_mut().push(result);
+                })
+                .unwrap();
+        }
+        while results.borrow().len() < n {
+            pool.run_until_stalled();
+            let held = std::mem::take(&mut self.server.state.borrow_mut().held);
+            assert!(
+                !held.is_empty() || results.borrow().len() == n,
+                "callers stalled with nothing on the wire"
+            );
+        }
+        self.server.state.borrow_mut().hold = false;
+        results.take()
+    }
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    LocalPool::new().run_until(future)
+}
+
+#[test]
+fn without_tokens_no_request_carries_credentials() {
+    let h = Harness::new(true);
+    assert_eq!(
+        block_on(h.client.get("/api/me/")),
+        Err(ApiError::SessionEnded)
+    );
+    assert!(h.server.state.borrow().requests.is_empty());
+    assert_eq!(h.client.session(), Session::Ended(EndReason::NeverStarted));
+}
+
+#[test]
+fn sign_in_stores_the_pair_and_calls_carry_the_bearer_token() {
+    let h = Harness::signed_in(true);
+    assert_eq!(
+        h.client.session(),
+        Session::Active {
+            user_id: Some("7".into())
+        }
+    );
+    assert_eq!(
+        h.sessions.borrow().last(),
+        Some(&Session::Active {
+            user_id: Some("7".into())
+        })
+    );
+    assert_eq!(
+        block_on(h.client.get("/api/me/")).unwrap(),
+        r#"{"id":7,"username":"demo"}"#
+    );
+    let access = h.store.load().access.unwrap();
+    let last = h.server.state.borrow().requests.last().cloned().unwrap();
+    assert_eq!(last.authorization, Some(format!("Bearer {access}")));
+    assert_eq!(h.refresh_calls(), 0);
+}
+
+#[test]
+fn wrong_password_is_invalid_credentials_and_stores_nothing() {
+    let h = Harness::new(true);
+    assert_eq!(
+        block_on(h.client.sign_in("demo", "wrong")),
+        Err(SignInError::InvalidCredentials)
+    );
+    assert_eq!(h.store.load(), StoredTokens::default());
+}
+
+#[test]
+fn concurrent_callers_at_expiry_share_one_refresh() {
+    let h = Harness::signed_in(true);
+    let old_refresh = h.store.load().refresh;
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    let results = h.concurrent_gets(25);
+    assert_eq!(results.len(), 25);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(h.refresh_calls(), 1);
+    assert_ne!(
+        h.store.load().refresh,
+        old_refresh,
+        "the rotated refresh token is stored"
+    );
+    assert!(matches!(h.client.session(), Session::Active { .. }));
+}
+
+#[test]
+fn rounds_of_expiry_never_sign_the_user_out() {
+    let h = Harness::signed_in(true);
+    for round in 1..=20 {
+        h.advance_s(ACCESS_LIFETIME_S + 1);
+        let results = h.concurrent_gets(20);
+        assert!(
+            results.iter().all(Result::is_ok),
+            "round {round}: {results:?}"
+        );
+        assert_eq!(h.refresh_calls(), round);
+    }
+    assert!(!h
+        .sessions
+        .borrow()
+        .iter()
+        .any(|s| matches!(s, Session::Ended(_))));
+}
+
+#[test]
+fn rotation_off_keeps_the_current_refresh_token() {
+    let h = Harness::signed_in(false);
+    let before = h.store.load();
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    let results = h.concurrent_gets(5);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(h.refresh_calls(), 1);
+    let after = h.store.load();
+    assert_eq!(after.refresh, before.refresh);
+    assert_ne!(after.access, before.access);
+}
+
+#[test]
+fn a_refresh_answered_401_ends_the_session_once() {
+    let h = Harness::signed_in(true);
+    h.server.state.borrow_mut().refresh_fault = Some((401, r#"{"detail":"Token is blacklisted"}"#));
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    let results = h.concurrent_gets(10);
+    assert!(
+        results.iter().all(|r| *r == Err(ApiError::SessionEnded)),
+        "{results:?}"
+    );
+    assert_eq!(h.refresh_calls(), 1);
+    assert_eq!(h.store.load(), StoredTokens::default());
+    let first_end = h
+        .sessions
+        .borrow()
+        .iter()
+        .find(|s| matches!(s, Session::Ended(_)))
+        .cloned();
+    assert_eq!(first_end, Some(Session::Ended(EndReason::Expired)));
+}
+
+#[test]
+fn server_faults_on_refresh_keep_the_session() {
+    for (status, body) in [
+        (500, ""),
+        (502, "<html><body>Bad gateway</body></html>"),
+        (200, "{}"),
+    ] {
+        let h = Harness::signed_in(true);
+        let tokens = h.store.load();
+        h.server.state.borrow_mut().refresh_fault = Some((status, body));
+        h.advance_s(ACCESS_LIFETIME_S + 1);
+        let error = block_on(h.client.get("/api/me/")).unwrap_err();
+        assert_ne!(error, ApiError::SessionEnded, "status {status}");
+        assert_eq!(h.store.load(), tokens, "tokens kept after {status}");
+        // The next action recovers.
+        assert!(block_on(h.client.get("/api/me/")).is_ok());
+    }
+}
+
+#[test]
+fn an_unreachable_server_keeps_the_session() {
+    let h = Harness::signed_in(true);
+    let tokens = h.store.load();
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    h.server.state.borrow_mut().unreachable = true;
+    assert_eq!(
+        block_on(h.client.get("/api/me/")),
+        Err(ApiError::Unreachable)
+    );
+    assert_eq!(h.store.load(), tokens);
+    h.server.state.borrow_mut().unreachable = false;
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+}
+
+#[test]
+fn an_api_401_refreshes_and_retries_once_then_ends_the_session() {
+    let h = Harness::signed_in(true);
+    h.server.state.borrow_mut().reject_all_access = true;
+    let results = h.concurrent_gets(4);
+    assert!(
+        results.iter().all(|r| *r == Err(ApiError::SessionEnded)),
+        "{results:?}"
+    );
+    assert_eq!(
+        h.refresh_calls(),
+        1,
+        "siblings rejected together share one refresh"
+    );
+    assert_eq!(h.store.load(), StoredTokens::default());
+}
+
+#[test]
+fn an_api_401_on_a_token_the_client_thought_valid_recovers_with_one_refresh() {
+    let h = Harness::signed_in(true);
+    // The server forgets the access token (as after a signing-key change) but the refresh stays good.
+    h.server.state.borrow_mut().live_access.clear();
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+    assert_eq!(h.refresh_calls(), 1);
+}
+
+#[test]
+fn an_expired_refresh_token_ends_the_session_without_asking_the_server() {
+    let h = Harness::signed_in(true);
+    h.advance_s(REFRESH_LIFETIME_S + 1);
+    assert_eq!(
+        block_on(h.client.get("/api/me/")),
+        Err(ApiError::SessionEnded)
+    );
+    assert_eq!(h.refresh_calls(), 0);
+    assert_eq!(
+        h.sessions.borrow().last(),
+        Some(&Session::Ended(EndReason::Expired))
+    );
+}
+
+#[test]
+fn sign_out_erases_tokens_then_blacklists_even_if_that_fails() {
+    let h = Harness::signed_in(true);
+    let refresh = h.store.load().refresh.unwrap();
+    block_on(h.client.sign_out());
+    assert_eq!(h.store.load(), StoredTokens::default());
+    assert!(h.server.state.borrow().blacklisted.contains(&refresh));
+    assert_eq!(
+        h.sessions.borrow().last(),
+        Some(&Session::Ended(EndReason::SignedOut))
+    );
+
+    let h = Harness::signed_in(true);
+    h.server.state.borrow_mut().unreachable = true;
+    block_on(h.client.sign_out());
+    assert_eq!(h.store.load(), StoredTokens::default());
+    assert_eq!(h.client.session(), Session::Ended(EndReason::NeverStarted));
+}
+
+#[test]
+fn a_refresh_finishing_after_sign_out_does_not_bring_the_session_back() {
+    let h = Harness::signed_in(true);
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    let mut pool = LocalPool::new();
+    let client = h.client.clone();
+    let result = Rc::new(RefCell::new(None));
+    let slot = result.clone();
+    pool.spawner()
+        .spawn_local(async move { *slot.borrow_mut() = Some(client.get("/api/me/").await) })
+        .unwrap();
+    h.server.state.borrow_mut().hold = true;
+    pool.run_until_stalled();
+    assert_eq!(
+        h.server.state.borrow().held.len(),
+        1,
+        "the refresh is on the wire"
+    );
+    h.store.clear(); // sign-out (here or in another tab) meanwhile
+    h.server.state.borrow_mut().held.clear();
+    pool.run();
+    assert_eq!(result.take(), Some(Err(ApiError::SessionEnded)));
+    assert_eq!(h.store.load(), StoredTokens::default());
+}
+
+#[test]
+fn credentials_never_go_outside_the_api_base() {
+    let h = Harness::signed_in(true);
+    let before = h.server.state.borrow().requests.len();
+    for path in [
+        "https://evil.example/steal",
+        "//evil.example/steal",
+        "relative",
+    ] {
+        assert_eq!(block_on(h.client.get(path)), Err(ApiError::NotAnApiPath));
+    }
+    assert_eq!(h.server.state.borrow().requests.len(), before);
+}
+
+#[test]
+fn request_bodies_are_json_with_escaped_values() {
+    assert_eq!(
+        json_object(&[("username", "a\"b"), ("password", "p\\w")]),
+        r#"{"username":"a\"b","password":"p\\w"}"#
+    );
+}

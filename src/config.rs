@@ -1,0 +1,81 @@
+//! Where the API lives and how its simplejwt endpoints are named.
+//!
+//! Every simplejwt project picks its own paths (`/api/token/`, djoser's
+//! `/auth/jwt/create/`, …), so each is a build-time setting with the reference
+//! backend's value as default; `trunk build` passes the environment through to cargo.
+
+/// The settings the client needs to talk to a simplejwt backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Origin (and optional path prefix) of the API, without a trailing slash; empty means
+    /// "the origin the app was served from".  Tokens are only ever sent below this base.
+    pub api_base: String,
+    /// Token obtain (sign-in) endpoint path.
+    pub obtain_path: &'static str,
+    /// Token refresh endpoint path.
+    pub refresh_path: &'static str,
+    /// Token blacklist endpoint path.
+    pub blacklist_path: &'static str,
+    /// The user model's `USERNAME_FIELD` (`username`, `email`, …).
+    pub username_field: &'static str,
+    /// simplejwt's `AUTH_HEADER_TYPES[0]`: the server silently ignores other schemes.
+    pub auth_scheme: &'static str,
+}
+
+macro_rules! setting {
+    ($name:literal, $default:literal) => {
+        match option_env!($name) {
+            Some(value) => value,
+            None => $default,
+        }
+    };
+}
+
+impl Config {
+    /// The settings baked in at build time (`API_BASE_URL`, `TOKEN_OBTAIN_PATH`,
+    /// `TOKEN_REFRESH_PATH`, `TOKEN_BLACKLIST_PATH`, `USERNAME_FIELD`, `AUTH_HEADER_TYPE`).
+    pub fn from_build_env() -> Self {
+        Self {
+            api_base: setting!("API_BASE_URL", "")
+                .trim_end_matches('/')
+                .to_owned(),
+            obtain_path: setting!("TOKEN_OBTAIN_PATH", "/auth/token/"),
+            refresh_path: setting!("TOKEN_REFRESH_PATH", "/auth/token/refresh/"),
+            blacklist_path: setting!("TOKEN_BLACKLIST_PATH", "/auth/token/blacklist/"),
+            username_field: setting!("USERNAME_FIELD", "username"),
+            auth_scheme: setting!("AUTH_HEADER_TYPE", "Bearer"),
+        }
+    }
+
+    /// The URL of an API path, or `None` when `path` is not a plain path below the API base
+    /// (an absolute or protocol-relative URL would carry the token to another origin).
+    pub fn api_url(&self, path: &str) -> Option<String> {
+        let plain_path = path.starts_with('/') && !path.starts_with("//") && !path.contains('\\');
+        plain_path.then(|| [self.api_base.as_str(), path].concat())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_stay_below_the_configured_base() {
+        let config = Config {
+            api_base: "https://api.example".into(),
+            ..Config::from_build_env()
+        };
+        assert_eq!(
+            config.api_url("/api/me/").as_deref(),
+            Some("https://api.example/api/me/")
+        );
+        for other_origin in [
+            "https://evil.example/api/",
+            "//evil.example/api/",
+            "/\\evil.example",
+            "api/me/",
+        ] {
+            assert_eq!(config.api_url(other_origin), None, "path {other_origin:?}");
+        }
+    }
+}
