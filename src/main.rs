@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    yew::Renderer::<yew_simplejwt::app::App>::new().render();
+}

@@ -1,0 +1,166 @@
+//! The session context: one [`Session`] value and the one [`ApiClient`], shared by
+//! every page, plus the guard that is the only place sending users to `/signin`.
+
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::client::{ApiClient, EndReason, Session};
+use crate::core::response::ApiError;
+use crate::routes::Route;
+
+/// What every page can read: the session and the client to call the API with.
+#[derive(Clone, PartialEq)]
+pub struct SessionContext {
+    /// The current session.
+    pub session: Session,
+    /// The shared API client.
+    pub client: ApiClient,
+}
+
+#[derive(PartialEq)]
+struct SessionState(Session);
+
+impl Reducible for SessionState {
+    type Action = Session;
+
+    fn reduce(self: Rc<Self>, next: Session) -> Rc<Self> {
+        match (&self.0, &next) {
+            // Keep the first reason: requests failing after a sign-out must not turn it
+            // into "expired" (which would add `next=` to the sign-in URL).
+            (Session::Ended(_), Session::Ended(_)) => self,
+            _ if self.0 == next => self,
+            _ => Rc::new(SessionState(next)),
+        }
+    }
+}
+
+/// Props of [`SessionProvider`].
+#[derive(Properties, PartialEq)]
+pub struct SessionProviderProps {
+    /// The client the whole app shares.
+    pub client: ApiClient,
+    /// The app.
+    #[prop_or_default]
+    pub children: Html,
+}
+
+/// Provides [`SessionContext`] to its children and keeps it in step with the client.
+#[function_component(SessionProvider)]
+pub fn session_provider(props: &SessionProviderProps) -> Html {
+    let client = props.client.clone();
+    // Storage is read synchronously here, so nothing renders (or redirects) before the
+    // stored session is known.
+    let state = use_reducer_eq({
+        let client = client.clone();
+        move || SessionState(client.session())
+    });
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with(client.clone(), move |client| {
+            client.on_session_change(move |session| dispatcher.dispatch(session));
+        });
+    }
+    let context = SessionContext {
+        session: state.0.clone(),
+        client,
+    };
+    html! {
+        <ContextProvider<SessionContext> context={context}>
+            { props.children.clone() }
+        </ContextProvider<SessionContext>>
+    }
+}
+
+/// The session context; pages are only ever rendered inside [`SessionProvider`].
+#[hook]
+pub fn use_session() -> Option<SessionContext> {
+    use_context::<SessionContext>()
+}
+
+/// The query of `/signin`.
+#[derive(Serialize, serde::Deserialize, Default, PartialEq, Debug)]
+pub struct SignInQuery {
+    /// Where to go after signing in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Props of [`RequireSession`].
+#[derive(Properties, PartialEq)]
+pub struct RequireSessionProps {
+    /// The protected content.
+    #[prop_or_default]
+    pub children: Html,
+}
+
+/// Renders its children only while the session is active; otherwise sends the user
+/// to `/signin` (with `next` set to this page, unless the user signed out on purpose).
+/// This is the only place the app navigates to the sign-in page.
+#[function_component(RequireSession)]
+pub fn require_session(props: &RequireSessionProps) -> Html {
+    let session = use_session().map(|context| context.session);
+    let navigator = use_navigator();
+    let path = use_location().map(|location| location.path().to_owned());
+    let ended = match &session {
+        Some(Session::Active { .. }) => None,
+        Some(Session::Ended(reason)) => Some(*reason),
+        None => Some(EndReason::NeverStarted),
+    };
+    use_effect_with(ended, move |ended| {
+        if let (Some(reason), Some(navigator)) = (ended, navigator) {
+            let next = match reason {
+                EndReason::SignedOut => None,
+                EndReason::NeverStarted | EndReason::Expired => path,
+            };
+            // Replace, so that Back does not return to a page that would redirect again.
+            let _ = navigator.replace_with_query(&Route::SignIn, &SignInQuery { next });
+        }
+    });
+    match ended {
+        None => props.children.clone(),
+        Some(_) => html! {},
+    }
+}
+
+/// The state of one API call made by a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loadable<T> {
+    /// Waiting for the server.
+    Loading,
+    /// The data arrived.
+    Ready(T),
+    /// The call failed.
+    Failed(ApiError),
+}
+
+/// GETs `path` with the shared client when the component mounts (and on `reload`).
+#[hook]
+pub fn use_api<T>(path: &'static str) -> (Rc<Loadable<T>>, Callback<()>)
+where
+    T: DeserializeOwned + 'static,
+{
+    let client = use_session().map(|context| context.client);
+    let state = use_state(|| Rc::new(Loadable::Loading));
+    let attempt = use_state(|| 0u32);
+    {
+        let state = state.clone();
+        use_effect_with(*attempt, move |_| {
+            if let Some(client) = client {
+                state.set(Rc::new(Loadable::Loading));
+                wasm_bindgen_futures::spawn_local(async move {
+                    let loaded = match client.get_json::<T>(path).await {
+                        Ok(value) => Loadable::Ready(value),
+                        Err(error) => Loadable::Failed(error),
+                    };
+                    state.set(Rc::new(loaded));
+                });
+            }
+        });
+    }
+    let reload = Callback::from(move |()| attempt.set(*attempt + 1));
+    ((*state).clone(), reload)
+}
