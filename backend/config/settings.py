@@ -40,7 +40,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
 ]
 if TEST_HOOKS:
-    MIDDLEWARE.insert(0, "demo.testhooks.RequestCounterMiddleware")
+    MIDDLEWARE.insert(0, "demo.testhooks.TestHooksMiddleware")
 
 ROOT_URLCONF = "config.urls"
 DATABASES = {

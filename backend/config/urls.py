@@ -16,6 +16,7 @@ urlpatterns = [
     path("auth/token/verify/", TokenVerifyView.as_view()),
     path("api/me/", views.me),
     path("api/items/", views.items),
+    path("api/items/<int:item_id>/", views.item_detail),
 ]
 
 if settings.TEST_HOOKS:
