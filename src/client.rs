@@ -8,19 +8,22 @@
 //! fakes, under host `cargo test`.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use futures::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
 
-use crate::config::Config;
+use crate::config::{Config, Destination};
 use crate::core::plan::{
-    live_refresh, plan, session_user, usable_access, NoSession, Plan, StoredTokens,
+    clock_offset_ms, live_refresh, plan, refresh_due_in_ms, session_user, usable_access, NoSession,
+    Plan, StoredTokens,
 };
 use crate::core::response::{
     interpret_api, interpret_obtain, interpret_refresh, ApiError, ApiOutcome, RefreshOutcome,
     SignInError,
 };
+use crate::core::token::decode;
 
 /// HTTP methods the client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,20 +69,32 @@ pub trait Transport {
     ) -> LocalBoxFuture<'static, Result<HttpResponse, Unreachable>>;
 }
 
+/// The work of one refresh: resolves to the access token to use.
+pub type RefreshWork = LocalBoxFuture<'static, Result<String, ApiError>>;
+
 /// Persists the token pair.  The browser implementation uses localStorage.
 pub trait TokenStore {
     /// Reads whatever is stored; never fails (unreadable storage reads as empty).
     fn load(&self) -> StoredTokens;
-    /// Stores a pair.  Both tokens always come from the same server response.
-    fn save(&self, access: &str, refresh: &str);
+    /// Stores a pair and the clock offset learnt with it.  Both tokens always come from
+    /// the same server response.
+    fn save(&self, access: &str, refresh: &str, clock_offset_ms: i64);
     /// Erases both tokens.
     fn clear(&self);
+    /// Runs a refresh while holding a lock shared by every tab of this origin, so two
+    /// tabs never send the same refresh token (the second would be blacklisted).  The
+    /// default runs it as is, for stores no other tab can see.
+    fn exclusive(&self, refresh: RefreshWork) -> RefreshWork {
+        refresh
+    }
 }
 
-/// Tells the time.
+/// Tells the time and waits.
 pub trait Clock {
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch, by the local clock (which may be wrong).
     fn now_ms(&self) -> i64;
+    /// Resolves after `ms` milliseconds.
+    fn sleep(&self, ms: u32) -> LocalBoxFuture<'static, ()>;
 }
 
 /// Why a session is not (or no longer) active.
@@ -105,18 +120,22 @@ pub enum Session {
     Ended(EndReason),
 }
 
-type SharedRefresh = Shared<LocalBoxFuture<'static, Result<String, ApiError>>>;
+type SharedRefresh = Shared<RefreshWork>;
 type SessionListener = Rc<dyn Fn(Session)>;
+
+thread_local! {
+    /// The refreshes under way in this page, by the refresh token they send.  Every
+    /// caller that needs a new access token joins the one for its token, even from a
+    /// separately created client: with rotation + blacklisting a second refresh with the
+    /// same token is answered "Token is blacklisted" and would end the session.
+    static REFRESHES_IN_FLIGHT: RefCell<Vec<(String, SharedRefresh)>> = const { RefCell::new(Vec::new()) };
+}
 
 struct Inner {
     config: Config,
     transport: Rc<dyn Transport>,
     store: Rc<dyn TokenStore>,
     clock: Rc<dyn Clock>,
-    /// The refresh request under way, which every caller that needs a new access token
-    /// joins.  With rotation + blacklisting a second refresh with the same token is
-    /// answered "Token is blacklisted" and would end the session.
-    refresh_in_flight: RefCell<Option<SharedRefresh>>,
     listener: RefCell<Option<SessionListener>>,
 }
 
@@ -166,10 +185,14 @@ impl ApiClient {
                 transport,
                 store,
                 clock,
-                refresh_in_flight: RefCell::new(None),
                 listener: RefCell::new(None),
             }),
         }
+    }
+
+    /// Waits `ms` milliseconds on the client's clock.
+    pub fn sleep(&self, ms: u32) -> LocalBoxFuture<'static, ()> {
+        self.inner.clock.sleep(ms)
     }
 
     /// The settings this client was made with.
@@ -190,19 +213,45 @@ impl ApiClient {
         }
     }
 
-    fn now_ms(&self) -> i64 {
-        self.inner.clock.now_ms()
+    /// The server's time as far as we can tell: the local clock corrected by the offset
+    /// learnt from the last tokens.
+    fn server_now_ms(&self, stored: &StoredTokens) -> i64 {
+        self.inner.clock.now_ms() + stored.clock_offset_ms
+    }
+
+    fn save_tokens(&self, access: &str, refresh: &str) {
+        let local_now = self.inner.clock.now_ms();
+        let offset = decode(access).map_or(0, |info| clock_offset_ms(&info, local_now));
+        self.inner.store.save(access, refresh, offset);
+    }
+
+    /// Gives up waiting for `work` after the configured request timeout.
+    async fn within_timeout<T>(
+        &self,
+        work: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let timeout = self.inner.clock.sleep(self.inner.config.request_timeout_ms);
+        match select(Box::pin(work), timeout).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), _)) => Err(ApiError::Unreachable),
+        }
+    }
+
+    /// Sends a request, giving up after the configured timeout.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+        let response = self.inner.transport.send(request);
+        self.within_timeout(async { response.await.map_err(|Unreachable| ApiError::Unreachable) })
+            .await
     }
 
     /// The session as storage has it now: active while the refresh token is alive.
     pub fn session(&self) -> Session {
         let stored = self.inner.store.load();
-        match live_refresh(&stored, self.now_ms()) {
+        match live_refresh(&stored, self.server_now_ms(&stored)) {
             Ok(_) => Session::Active {
                 user_id: session_user(&stored),
             },
-            Err(NoSession::NoTokens) => Session::Ended(EndReason::NeverStarted),
-            Err(NoSession::RefreshExpired) => Session::Ended(EndReason::Expired),
+            Err(reason) => Session::Ended(reason.into()),
         }
     }
 
@@ -212,7 +261,7 @@ impl ApiClient {
     }
 
     /// Signs in with a username and password; on success the tokens are stored and the
-    /// session becomes active.
+    /// session becomes active.  Nothing is stored unless the answer holds both tokens.
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<(), SignInError> {
         let config = &self.inner.config;
         let url = config
@@ -226,13 +275,11 @@ impl ApiClient {
             json_body: Some(body),
         };
         let response = self
-            .inner
-            .transport
             .send(request)
             .await
-            .map_err(|Unreachable| SignInError::Unreachable)?;
+            .map_err(|_| SignInError::Unreachable)?;
         let pair = interpret_obtain(response.status, &response.body)?;
-        self.inner.store.save(&pair.access, &pair.refresh);
+        self.save_tokens(&pair.access, &pair.refresh);
         self.notify(self.session());
         Ok(())
     }
@@ -245,25 +292,25 @@ impl ApiClient {
         let config = &self.inner.config;
         if let (Some(refresh), Some(url)) = (stored.refresh, config.api_url(config.blacklist_path))
         {
-            let body = json_object(&[("refresh", &refresh)]);
             let request = HttpRequest {
                 method: Method::Post,
                 url,
                 authorization: None,
-                json_body: Some(body),
+                json_body: Some(json_object(&[("refresh", &refresh)])),
             };
             // Ignored on purpose: the local session is already gone either way.
-            let _ = self.inner.transport.send(request).await;
+            let _ = self.send(request).await;
         }
     }
 
-    /// GETs an API path (e.g. `/api/me/`) with the session's credentials and returns the body.
-    pub async fn get(&self, path: &str) -> Result<String, ApiError> {
-        let url = self
-            .inner
-            .config
-            .api_url(path)
-            .ok_or(ApiError::NotAnApiPath)?;
+    /// GETs an API path (e.g. `/api/me/`) with the session's credentials and returns the
+    /// body.  An absolute URL outside the configured API is fetched without credentials.
+    pub async fn get(&self, path_or_url: &str) -> Result<String, ApiError> {
+        let url = match self.inner.config.destination(path_or_url) {
+            Destination::Api(url) => url,
+            Destination::Elsewhere(url) => return self.get_anonymous(url).await,
+            Destination::Invalid => return Err(ApiError::NotAnApiPath),
+        };
         let access = self.access_token().await?;
         match self.send_authorized(&url, &access).await? {
             ApiOutcome::Body(body) => Ok(body),
@@ -290,33 +337,64 @@ impl ApiClient {
         serde_json::from_str(&body).map_err(|_| ApiError::BadResponse)
     }
 
+    async fn get_anonymous(&self, url: String) -> Result<String, ApiError> {
+        let request = HttpRequest {
+            method: Method::Get,
+            url,
+            authorization: None,
+            json_body: None,
+        };
+        let response = self.send(request).await?;
+        match interpret_api(response.status, response.body) {
+            ApiOutcome::Body(body) => Ok(body),
+            ApiOutcome::Unauthorized => Err(ApiError::Refused(401)),
+            ApiOutcome::Failed(error) => Err(error),
+        }
+    }
+
     async fn send_authorized(&self, url: &str, access: &str) -> Result<ApiOutcome, ApiError> {
-        let authorization = [self.inner.config.auth_scheme, " ", access].concat();
         let request = HttpRequest {
             method: Method::Get,
             url: url.to_owned(),
-            authorization: Some(authorization),
+            authorization: Some([self.inner.config.auth_scheme, " ", access].concat()),
             json_body: None,
         };
-        let response = self
-            .inner
-            .transport
-            .send(request)
-            .await
-            .map_err(|Unreachable| ApiError::Unreachable)?;
+        let response = self.send(request).await?;
         Ok(interpret_api(response.status, response.body))
+    }
+
+    /// How long (local milliseconds) until the access token should be refreshed: the
+    /// background refresh sleeps this long.  `None` without a live session.  Computed
+    /// from the stored token each time, so it follows every refresh and page load.
+    pub fn refresh_due_in_ms(&self) -> Option<i64> {
+        let stored = self.inner.store.load();
+        refresh_due_in_ms(&stored, self.server_now_ms(&stored))
+    }
+
+    /// Refreshes when the access token is expired or about to; does nothing otherwise.
+    /// Waits for the refresh however long it takes (it runs in the background).
+    pub async fn refresh_if_due(&self) -> Result<(), ApiError> {
+        let stored = self.inner.store.load();
+        match plan(&stored, self.server_now_ms(&stored)) {
+            Plan::UseAccess(_) => Ok(()),
+            Plan::Refresh(refresh) => self.shared_refresh(refresh).await.map(drop),
+            Plan::SignedOut(reason) => {
+                self.end_session(reason.into());
+                Err(ApiError::SessionEnded)
+            }
+        }
     }
 
     /// An access token good to send now, refreshing first when needed.
     async fn access_token(&self) -> Result<String, ApiError> {
-        match plan(&self.inner.store.load(), self.now_ms()) {
+        let stored = self.inner.store.load();
+        match plan(&stored, self.server_now_ms(&stored)) {
             Plan::UseAccess(access) => Ok(access),
-            Plan::Refresh(_) => self.shared_refresh().await,
+            // Only this request gives up waiting after the timeout; the refresh goes on
+            // and its answer is kept.
+            Plan::Refresh(refresh) => self.within_timeout(self.shared_refresh(refresh)).await,
             Plan::SignedOut(reason) => {
-                self.end_session(match reason {
-                    NoSession::NoTokens => EndReason::NeverStarted,
-                    NoSession::RefreshExpired => EndReason::Expired,
-                });
+                self.end_session(reason.into());
                 Err(ApiError::SessionEnded)
             }
         }
@@ -326,36 +404,68 @@ impl ApiClient {
     /// request already replaced it, that token is used instead of refreshing again.
     async fn access_after_rejection(&self, rejected: &str) -> Result<String, ApiError> {
         let stored = self.inner.store.load();
-        match usable_access(&stored, self.now_ms()) {
-            Some(access) if access != rejected => Ok(access.to_owned()),
-            _ => self.shared_refresh().await,
+        let now = self.server_now_ms(&stored);
+        if let Some(access) = usable_access(&stored, now).filter(|access| *access != rejected) {
+            return Ok(access.to_owned());
+        }
+        match live_refresh(&stored, now) {
+            Ok((refresh, _)) => {
+                self.within_timeout(self.shared_refresh(refresh.to_owned()))
+                    .await
+            }
+            Err(reason) => {
+                self.end_session(reason.into());
+                Err(ApiError::SessionEnded)
+            }
         }
     }
 
-    /// Joins the refresh under way, or starts one.
-    fn shared_refresh(&self) -> SharedRefresh {
-        let mut slot = self.inner.refresh_in_flight.borrow_mut();
-        if let Some(in_flight) = slot.as_ref() {
-            return in_flight.clone();
-        }
-        let client = self.clone();
-        let refresh = async move {
-            let result = client.refresh_now().await;
-            client.inner.refresh_in_flight.borrow_mut().take();
-            result
-        }
-        .boxed_local()
-        .shared();
-        *slot = Some(refresh.clone());
-        refresh
+    /// Joins the refresh of `refresh_token` under way in this page, or starts it.
+    fn shared_refresh(&self, refresh_token: String) -> SharedRefresh {
+        REFRESHES_IN_FLIGHT.with(|in_flight| {
+            let mut in_flight = in_flight.borrow_mut();
+            if let Some((_, refresh)) = in_flight.iter().find(|(token, _)| *token == refresh_token)
+            {
+                return refresh.clone();
+            }
+            let client = self.clone();
+            let planned = refresh_token.clone();
+            let work = self
+                .inner
+                .store
+                .exclusive(Box::pin(async move { client.refresh_now(&planned).await }));
+            let finished = refresh_token.clone();
+            let refresh = async move {
+                let result = work.await;
+                REFRESHES_IN_FLIGHT.with(|in_flight| {
+                    in_flight
+                        .borrow_mut()
+                        .retain(|(token, _)| *token != finished)
+                });
+                result
+            }
+            .boxed_local()
+            .shared();
+            in_flight.push((refresh_token, refresh.clone()));
+            refresh
+        })
     }
 
-    async fn refresh_now(&self) -> Result<String, ApiError> {
+    /// Sends the refresh token to the refresh endpoint, unless another tab already did.
+    /// `planned` is the refresh token the callers saw when they decided to refresh.
+    async fn refresh_now(&self, planned: &str) -> Result<String, ApiError> {
         let stored = self.inner.store.load();
-        let refresh = match live_refresh(&stored, self.now_ms()) {
+        let now = self.server_now_ms(&stored);
+        if stored.refresh.as_deref() != Some(planned) {
+            // Another tab refreshed while we waited for the lock.
+            if let Some(access) = usable_access(&stored, now) {
+                return Ok(access.to_owned());
+            }
+        }
+        let refresh = match live_refresh(&stored, now) {
             Ok((refresh, _)) => refresh.to_owned(),
-            Err(_) => {
-                self.end_session(EndReason::Expired);
+            Err(reason) => {
+                self.end_session(reason.into());
                 return Err(ApiError::SessionEnded);
             }
         };
@@ -363,13 +473,14 @@ impl ApiClient {
         let url = config
             .api_url(config.refresh_path)
             .ok_or(ApiError::NotAnApiPath)?;
-        let body = json_object(&[("refresh", &refresh)]);
         let request = HttpRequest {
             method: Method::Post,
             url,
             authorization: None,
-            json_body: Some(body),
+            json_body: Some(json_object(&[("refresh", &refresh)])),
         };
+        // No timeout here: if the server rotated the token, its answer is the only copy
+        // of the new refresh token.  Callers stop waiting after the timeout instead.
         let response = self
             .inner
             .transport
@@ -381,7 +492,7 @@ impl ApiClient {
         // stored state is newer than our answer and wins.
         let now_stored = self.inner.store.load();
         if now_stored.refresh.as_deref() != Some(refresh.as_str()) {
-            return match usable_access(&now_stored, self.now_ms()) {
+            return match usable_access(&now_stored, self.server_now_ms(&now_stored)) {
                 Some(access) => Ok(access.to_owned()),
                 None => Err(ApiError::SessionEnded),
             };
@@ -392,9 +503,7 @@ impl ApiClient {
                 refresh: rotated,
             } => {
                 // Rotation off: the server sends no refresh token and the current one stays.
-                self.inner
-                    .store
-                    .save(&access, rotated.as_deref().unwrap_or(&refresh));
+                self.save_tokens(&access, rotated.as_deref().unwrap_or(&refresh));
                 Ok(access)
             }
             RefreshOutcome::Rejected => {
@@ -402,6 +511,15 @@ impl ApiClient {
                 Err(ApiError::SessionEnded)
             }
             RefreshOutcome::Failed(error) => Err(error),
+        }
+    }
+}
+
+impl From<NoSession> for EndReason {
+    fn from(reason: NoSession) -> Self {
+        match reason {
+            NoSession::NoTokens => EndReason::NeverStarted,
+            NoSession::RefreshExpired => EndReason::Expired,
         }
     }
 }

@@ -197,10 +197,11 @@ impl TokenStore for MemoryStore {
     fn load(&self) -> StoredTokens {
         self.0.borrow().clone()
     }
-    fn save(&self, access: &str, refresh: &str) {
+    fn save(&self, access: &str, refresh: &str, clock_offset_ms: i64) {
         *self.0.borrow_mut() = StoredTokens {
             access: Some(access.into()),
             refresh: Some(refresh.into()),
+            clock_offset_ms,
         };
     }
     fn clear(&self) {
@@ -208,15 +209,29 @@ impl TokenStore for MemoryStore {
     }
 }
 
-struct FakeClock(Rc<Cell<i64>>);
+/// The local clock: the server's time plus a skew; timeouts fire only when a test says so.
+struct FakeClock {
+    server_now_ms: Rc<Cell<i64>>,
+    skew_ms: Rc<Cell<i64>>,
+    timeouts_fire: Rc<Cell<bool>>,
+}
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
-        self.0.get()
+        self.server_now_ms.get() + self.skew_ms.get()
+    }
+    fn sleep(&self, _ms: u32) -> LocalBoxFuture<'static, ()> {
+        if self.timeouts_fire.get() {
+            Box::pin(OnTheWire(false))
+        } else {
+            Box::pin(futures::future::pending())
+        }
     }
 }
 
 struct Harness {
     now_ms: Rc<Cell<i64>>,
+    skew_ms: Rc<Cell<i64>>,
+    timeouts_fire: Rc<Cell<bool>>,
     server: Rc<FakeSimplejwt>,
     store: Rc<MemoryStore>,
     client: ApiClient,
@@ -234,26 +249,56 @@ impl Harness {
             }),
         });
         let store = Rc::new(MemoryStore::default());
-        let config = Config {
-            api_base: String::new(),
-            ..Config::from_build_env()
-        };
-        let client = ApiClient::new(
-            config,
-            Rc::new(FakeTransport(server.clone())),
-            store.clone(),
-            Rc::new(FakeClock(now_ms.clone())),
-        );
+        let skew_ms = Rc::new(Cell::new(0));
+        let timeouts_fire = Rc::new(Cell::new(false));
+        let client = Self::client_over(&server, &store, &now_ms, &skew_ms, &timeouts_fire);
         let sessions = Rc::new(RefCell::new(Vec::new()));
         let seen = sessions.clone();
         client.on_session_change(move |session| seen.borrow_mut().push(session));
         Self {
             now_ms,
+            skew_ms,
+            timeouts_fire,
             server,
             store,
             client,
             sessions,
         }
+    }
+
+    fn client_over(
+        server: &Rc<FakeSimplejwt>,
+        store: &Rc<MemoryStore>,
+        now_ms: &Rc<Cell<i64>>,
+        skew_ms: &Rc<Cell<i64>>,
+        timeouts_fire: &Rc<Cell<bool>>,
+    ) -> ApiClient {
+        let config = Config {
+            api_base: String::new(),
+            ..Config::from_build_env()
+        };
+        let clock = FakeClock {
+            server_now_ms: now_ms.clone(),
+            skew_ms: skew_ms.clone(),
+            timeouts_fire: timeouts_fire.clone(),
+        };
+        ApiClient::new(
+            config,
+            Rc::new(FakeTransport(server.clone())),
+            store.clone(),
+            Rc::new(clock),
+        )
+    }
+
+    /// A second client, created separately, over the same storage and server.
+    fn another_client(&self) -> ApiClient {
+        Self::client_over(
+            &self.server,
+            &self.store,
+            &self.now_ms,
+            &self.skew_ms,
+            &self.timeouts_fire,
+        )
     }
 
     fn signed_in(rotate: bool) -> Self {
@@ -541,15 +586,176 @@ fn a_refresh_finishing_after_sign_out_does_not_bring_the_session_back() {
 #[test]
 fn credentials_never_go_outside_the_api_base() {
     let h = Harness::signed_in(true);
-    let before = h.server.state.borrow().requests.len();
-    for path in [
+    for url in [
         "https://evil.example/steal",
-        "//evil.example/steal",
-        "relative",
+        "http://127.0.0.1:9/other-origin",
     ] {
-        assert_eq!(block_on(h.client.get(path)), Err(ApiError::NotAnApiPath));
+        let _ = block_on(h.client.get(url));
+        let last = h.server.state.borrow().requests.last().cloned().unwrap();
+        assert_eq!(last.url, url);
+        assert_eq!(last.authorization, None, "no token to {url}");
+    }
+    let before = h.server.state.borrow().requests.len();
+    for invalid in ["//evil.example/steal", "relative", "javascript:alert(1)"] {
+        assert_eq!(block_on(h.client.get(invalid)), Err(ApiError::NotAnApiPath));
     }
     assert_eq!(h.server.state.borrow().requests.len(), before);
+}
+
+#[test]
+fn two_separately_created_clients_share_one_refresh() {
+    let h = Harness::signed_in(true);
+    let other = h.another_client();
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    let mut pool = LocalPool::new();
+    h.server.state.borrow_mut().hold = true;
+    let results = Rc::new(RefCell::new(Vec::new()));
+    for client in [h.client.clone(), other.clone(), h.client.clone(), other] {
+        let results = results.clone();
+        pool.spawner()
+            .spawn_local(async move {
+                let result = client.get("/api/me/").await;
+                results.borrow_mut().push(result);
+            })
+            .unwrap();
+    }
+    while results.borrow().len() < 4 {
+        pool.run_until_stalled();
+        h.server.state.borrow_mut().held.clear();
+    }
+    assert!(
+        results.borrow().iter().all(Result::is_ok),
+        "{:?}",
+        results.borrow()
+    );
+    assert_eq!(h.refresh_calls(), 1);
+}
+
+#[test]
+fn a_skewed_client_clock_keeps_the_session_with_one_refresh_per_lifetime() {
+    for skew_s in [-600, -120, 120, 600] {
+        let h = Harness::new(true);
+        h.skew_ms.set(skew_s * 1000);
+        block_on(h.client.sign_in("demo", "right")).unwrap();
+        // Ten access lifetimes of calls every 10 s (server time).
+        for _ in 0..(10 * ACCESS_LIFETIME_S / 10) {
+            h.advance_s(10);
+            assert!(
+                block_on(h.client.get("/api/me/")).is_ok(),
+                "skew {skew_s} s"
+            );
+        }
+        let refreshes = h.refresh_calls();
+        assert!(
+            (9..=11).contains(&refreshes),
+            "skew {skew_s} s: {refreshes} refreshes"
+        );
+        assert!(
+            matches!(h.client.session(), Session::Active { .. }),
+            "skew {skew_s} s"
+        );
+    }
+}
+
+#[test]
+fn a_client_clock_ahead_by_more_than_the_refresh_lifetime_still_keeps_the_session() {
+    let h = Harness::new(true);
+    h.skew_ms.set((REFRESH_LIFETIME_S + 3_600) * 1000);
+    block_on(h.client.sign_in("demo", "right")).unwrap();
+    assert!(matches!(h.client.session(), Session::Active { .. }));
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+    assert_eq!(
+        h.refresh_calls(),
+        0,
+        "a fresh token is not refreshed because the clock is odd"
+    );
+}
+
+#[test]
+fn a_hanging_refresh_times_out_for_callers_but_its_answer_is_kept() {
+    let h = Harness::signed_in(true);
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    h.server.state.borrow_mut().hold = true;
+    h.timeouts_fire.set(true);
+    let mut pool = LocalPool::new();
+    let result = Rc::new(RefCell::new(None));
+    let slot = result.clone();
+    let client = h.client.clone();
+    pool.spawner()
+        .spawn_local(async move { *slot.borrow_mut() = Some(client.get("/api/me/").await) })
+        .unwrap();
+    pool.run_until_stalled();
+    assert_eq!(
+        result.take(),
+        Some(Err(ApiError::Unreachable)),
+        "the caller gave up"
+    );
+    assert_eq!(h.refresh_calls(), 0, "the refresh is still on the wire");
+    let old = h.store.load();
+
+    // The server answers late; the background refresh (which waits without a timeout)
+    // picks the answer up, so the rotated token is not lost.
+    h.timeouts_fire.set(false);
+    h.server.state.borrow_mut().hold = false;
+    h.server.state.borrow_mut().held.clear();
+    let client = h.client.clone();
+    pool.spawner()
+        .spawn_local(async move { client.refresh_if_due().await.unwrap() })
+        .unwrap();
+    pool.run();
+    assert_eq!(h.refresh_calls(), 1);
+    assert_ne!(h.store.load().refresh, old.refresh);
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+    assert_eq!(h.refresh_calls(), 1);
+}
+
+#[test]
+fn the_background_refresh_is_scheduled_from_the_current_token() {
+    let h = Harness::signed_in(true);
+    let leeway_ms = 5_000;
+    let first_due = h.client.refresh_due_in_ms().unwrap();
+    assert!(
+        (ACCESS_LIFETIME_S * 1000 - leeway_ms - 1_000..=ACCESS_LIFETIME_S * 1000 - leeway_ms)
+            .contains(&first_due)
+    );
+    // Before it is due, nothing happens.
+    block_on(h.client.refresh_if_due()).unwrap();
+    assert_eq!(h.refresh_calls(), 0);
+    // When it is due, one refresh, and the next due time comes from the new token.
+    h.now_ms.set(h.now_ms.get() + first_due);
+    assert_eq!(h.client.refresh_due_in_ms(), Some(0));
+    block_on(h.client.refresh_if_due()).unwrap();
+    assert_eq!(h.refresh_calls(), 1);
+    let next_due = h.client.refresh_due_in_ms().unwrap();
+    assert!(
+        next_due > first_due - 2_000,
+        "{next_due} follows the new token"
+    );
+    // A request right at the old token's expiry waits for nothing.
+    h.advance_s(6);
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+    assert_eq!(h.refresh_calls(), 1);
+    // Without a session there is nothing to schedule.
+    block_on(h.client.sign_out());
+    assert_eq!(h.client.refresh_due_in_ms(), None);
+}
+
+#[test]
+fn api_faults_keep_the_session() {
+    let h = Harness::signed_in(true);
+    let tokens = h.store.load();
+    h.server.state.borrow_mut().unreachable = true;
+    assert_eq!(
+        block_on(h.client.get("/api/me/")),
+        Err(ApiError::Unreachable)
+    );
+    h.server.state.borrow_mut().unreachable = false;
+    assert_eq!(
+        block_on(h.client.get("/api/nothing-here/")),
+        Err(ApiError::Refused(404))
+    );
+    assert_eq!(h.store.load(), tokens);
+    assert!(matches!(h.client.session(), Session::Active { .. }));
 }
 
 #[test]

@@ -20,6 +20,19 @@ pub struct Config {
     pub username_field: &'static str,
     /// simplejwt's `AUTH_HEADER_TYPES[0]`: the server silently ignores other schemes.
     pub auth_scheme: &'static str,
+    /// How long a request may take before the user is told about a connection problem.
+    pub request_timeout_ms: u32,
+}
+
+/// Where a URL handed to the client points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Below the API base: may carry the session's credentials.
+    Api(String),
+    /// An absolute `http(s)` URL elsewhere: fetched without credentials.
+    Elsewhere(String),
+    /// Neither (a relative path without `/`, `javascript:`, …).
+    Invalid,
 }
 
 macro_rules! setting {
@@ -44,6 +57,30 @@ impl Config {
             blacklist_path: setting!("TOKEN_BLACKLIST_PATH", "/auth/token/blacklist/"),
             username_field: setting!("USERNAME_FIELD", "username"),
             auth_scheme: setting!("AUTH_HEADER_TYPE", "Bearer"),
+            request_timeout_ms: match setting!("REQUEST_TIMEOUT_MS", "8000").parse() {
+                Ok(ms) => ms,
+                Err(_) => 8_000,
+            },
+        }
+    }
+
+    /// Classifies a path or URL: only paths below the API base get credentials.
+    pub fn destination(&self, path_or_url: &str) -> Destination {
+        if let Some(url) = self.api_url(path_or_url) {
+            return Destination::Api(url);
+        }
+        let below_api = |url: &str| {
+            !self.api_base.is_empty()
+                && url
+                    .strip_prefix(self.api_base.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if below_api(path_or_url) && !path_or_url.contains("/../") {
+            Destination::Api(path_or_url.to_owned())
+        } else if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
+            Destination::Elsewhere(path_or_url.to_owned())
+        } else {
+            Destination::Invalid
         }
     }
 

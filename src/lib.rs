@@ -29,6 +29,13 @@ pub struct Me {
     pub username: String,
 }
 
+/// `GET /api/items/<id>/`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ItemDetail {
+    /// How many are in stock.
+    pub in_stock: u32,
+}
+
 /// One entry of `GET /api/items/`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Item {

@@ -1,6 +1,7 @@
 //! The session context: one [`Session`] value and the one [`ApiClient`], shared by
 //! every page, plus the guard that is the only place sending users to `/signin`.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
@@ -64,6 +65,14 @@ pub fn session_provider(props: &SessionProviderProps) -> Html {
             client.on_session_change(move |session| dispatcher.dispatch(session));
         });
     }
+    let active = matches!(state.0, Session::Active { .. });
+    use_effect_with((client.clone(), active), |(client, active)| {
+        let stopped = Rc::new(Cell::new(false));
+        if *active {
+            wasm_bindgen_futures::spawn_local(keep_fresh(client.clone(), stopped.clone()));
+        }
+        move || stopped.set(true)
+    });
     let context = SessionContext {
         session: state.0.clone(),
         client,
@@ -72,6 +81,43 @@ pub fn session_provider(props: &SessionProviderProps) -> Html {
         <ContextProvider<SessionContext> context={context}>
             { props.children.clone() }
         </ContextProvider<SessionContext>>
+    }
+}
+
+/// Never check sooner than this (a server whose tokens live shorter than the leeway
+/// must not make the loop spin).
+const MIN_CHECK_MS: i64 = 500;
+/// Never sleep longer than this before looking at the token again (a laptop that slept,
+/// a clock that was changed).
+const MAX_CHECK_MS: i64 = 60_000;
+/// Longest wait between retries of a failed background refresh.
+const MAX_BACKOFF_MS: u32 = 30_000;
+
+/// Refreshes the session in the background shortly before the access token expires,
+/// so that requests at that moment wait for nothing.  The next wake-up always comes
+/// from the token stored now (after every refresh, in any tab, and after a reload), not
+/// from a fixed interval.  A timer that fires late (background tab, sleep) is harmless:
+/// requests refresh on their own path then.
+async fn keep_fresh(client: ApiClient, stopped: Rc<Cell<bool>>) {
+    let mut backoff_ms = 1_000;
+    while !stopped.get() {
+        let Some(due_in_ms) = client.refresh_due_in_ms() else {
+            return;
+        };
+        let wait = due_in_ms.clamp(MIN_CHECK_MS, MAX_CHECK_MS) as u32;
+        client.sleep(wait).await;
+        if stopped.get() {
+            return;
+        }
+        match client.refresh_if_due().await {
+            Ok(()) => backoff_ms = 1_000,
+            Err(ApiError::SessionEnded) => return,
+            Err(_) => {
+                // The server is unreachable or failing: keep the tokens and try again later.
+                client.sleep(backoff_ms).await;
+                backoff_ms = (backoff_ms * 2).min(MAX_BACKOFF_MS);
+            }
+        }
     }
 }
 
@@ -137,9 +183,10 @@ pub enum Loadable<T> {
     Failed(ApiError),
 }
 
-/// GETs `path` with the shared client when the component mounts (and on `reload`).
+/// GETs `path` with the shared client when the component mounts, when `generation`
+/// changes and on `retry`.  While a reload is under way the previous data stays shown.
 #[hook]
-pub fn use_api<T>(path: &'static str) -> (Rc<Loadable<T>>, Callback<()>)
+pub fn use_api<T>(path: AttrValue, generation: u32) -> (Rc<Loadable<T>>, Callback<()>)
 where
     T: DeserializeOwned + 'static,
 {
@@ -148,11 +195,11 @@ where
     let attempt = use_state(|| 0u32);
     {
         let state = state.clone();
-        use_effect_with(*attempt, move |_| {
+        use_effect_with((path, generation, *attempt), move |(path, _, _)| {
             if let Some(client) = client {
-                state.set(Rc::new(Loadable::Loading));
+                let path = path.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let loaded = match client.get_json::<T>(path).await {
+                    let loaded = match client.get_json::<T>(&path).await {
                         Ok(value) => Loadable::Ready(value),
                         Err(error) => Loadable::Failed(error),
                     };
@@ -161,6 +208,6 @@ where
             }
         });
     }
-    let reload = Callback::from(move |()| attempt.set(*attempt + 1));
-    ((*state).clone(), reload)
+    let retry = Callback::from(move |()| attempt.set(*attempt + 1));
+    ((*state).clone(), retry)
 }

@@ -46,7 +46,7 @@ fn storage_round_trip() {
     let store = LocalTokenStore;
     store.clear();
     assert_eq!(store.load(), StoredTokens::default());
-    store.save("access-value", "refresh-value");
+    store.save("access-value", "refresh-value", 1_500);
     assert_eq!(
         local_storage().get_item(ACCESS_KEY).unwrap().as_deref(),
         Some("access-value")
@@ -55,7 +55,8 @@ fn storage_round_trip() {
         store.load(),
         StoredTokens {
             access: Some("access-value".into()),
-            refresh: Some("refresh-value".into())
+            refresh: Some("refresh-value".into()),
+            clock_offset_ms: 1_500,
         }
     );
     store.clear();

@@ -39,7 +39,7 @@ pub fn protected_layout(props: &ProtectedLayoutProps) -> Html {
 
 #[function_component(SignedInAs)]
 fn signed_in_as() -> Html {
-    let (me, _) = use_api::<Me>("/api/me/");
+    let (me, _) = use_api::<Me>("/api/me/".into(), 0);
     match &*me {
         Loadable::Ready(me) => {
             html! { <span class="who">{ "Signed in as " }<strong>{ me.username.clone() }</strong></span> }

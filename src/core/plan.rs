@@ -14,6 +14,9 @@ pub struct StoredTokens {
     pub access: Option<String>,
     /// The stored refresh token, if any.
     pub refresh: Option<String>,
+    /// Estimated server clock minus local clock, in milliseconds, learnt from the `iat` of
+    /// the last tokens received (0 when unknown).  See [`clock_offset_ms`].
+    pub clock_offset_ms: i64,
 }
 
 /// Why there is no session to work with.
@@ -82,6 +85,33 @@ pub fn plan(stored: &StoredTokens, now_ms: i64) -> Plan {
     }
 }
 
+/// How far the server's clock is ahead of ours, judged from a token just received.
+///
+/// simplejwt stamps `iat` with its own clock (whole seconds, rounded down), so at the
+/// moment a fresh token arrives the server's time is between `iat` and `iat` + 1 s plus
+/// the network delay.  Taking the later end means a skewed local clock makes the client
+/// refresh up to a second early, never late; without this a client clock minutes ahead
+/// sees every token as expired (a refresh storm, or a sign-out), and one minutes behind
+/// sends expired tokens.
+pub fn clock_offset_ms(fresh_token: &TokenInfo, local_now_ms: i64) -> i64 {
+    fresh_token
+        .issued_at_ms
+        .map_or(0, |iat| iat + 1_000 - local_now_ms)
+}
+
+/// Milliseconds of server time until the access token should be refreshed: 0 when
+/// that is now, `None` when there is no live session to keep.
+pub fn refresh_due_in_ms(stored: &StoredTokens, now_ms: i64) -> Option<i64> {
+    live_refresh(stored, now_ms).ok()?;
+    let due_at = stored
+        .access
+        .as_deref()
+        .and_then(|access| decode(access).ok())
+        .filter(|info| info.may_be("access"))
+        .map_or(now_ms, |info| info.expires_at_ms - refresh_leeway_ms(&info));
+    Some((due_at - now_ms).max(0))
+}
+
 /// Whose session this is, read from the tokens (access first, then refresh).
 pub fn session_user(stored: &StoredTokens) -> Option<String> {
     [&stored.access, &stored.refresh]
@@ -99,7 +129,11 @@ mod tests {
     const NOW: i64 = NOW_S * 1000;
 
     fn stored(access: Option<String>, refresh: Option<String>) -> StoredTokens {
-        StoredTokens { access, refresh }
+        StoredTokens {
+            access,
+            refresh,
+            clock_offset_ms: 0,
+        }
     }
 
     fn live_pair() -> StoredTokens {
@@ -193,6 +227,28 @@ mod tests {
         assert_eq!(
             plan(&tokens, NOW + 86_000_000),
             Plan::SignedOut(NoSession::RefreshExpired)
+        );
+    }
+
+    #[test]
+    fn the_refresh_is_due_a_leeway_before_access_expiry() {
+        let tokens = live_pair();
+        assert_eq!(refresh_due_in_ms(&tokens, NOW), Some(285_000));
+        assert_eq!(refresh_due_in_ms(&tokens, NOW + 290_000), Some(0));
+        let refresh_only = stored(None, tokens.refresh.clone());
+        assert_eq!(refresh_due_in_ms(&refresh_only, NOW), Some(0));
+        assert_eq!(refresh_due_in_ms(&stored(tokens.access, None), NOW), None);
+    }
+
+    #[test]
+    fn the_clock_offset_errs_towards_refreshing_early() {
+        let fresh = decode_info(&simplejwt_token("access", NOW_S, NOW_S + 300));
+        // Local clock five minutes ahead of the server: the offset is about -5 min.
+        assert_eq!(clock_offset_ms(&fresh, NOW + 300_000), -299_000);
+        assert_eq!(clock_offset_ms(&fresh, NOW - 300_000), 301_000);
+        assert_eq!(
+            clock_offset_ms(&decode_info(&token_with_claims(r#"{"exp":1}"#)), NOW),
+            0
         );
     }
 

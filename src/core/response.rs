@@ -87,7 +87,13 @@ fn is_server_fault(status: u16) -> bool {
     status >= 500
 }
 
+/// Token responses are a few hundred bytes; anything this large is not one.
+pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+
 fn parse_tokens(body: &str) -> Option<TokenResponse> {
+    if body.len() > MAX_TOKEN_RESPONSE_BYTES {
+        return None;
+    }
     let parsed: TokenResponse = serde_json::from_str(body).ok()?;
     // A token the client cannot read would only fail later, half-way through a session.
     let readable = |t: &Option<String>| t.as_deref().is_none_or(|t| decode(t).is_ok());
@@ -233,6 +239,24 @@ mod tests {
                 "body {body:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_very_large_token_response_is_a_bad_response() {
+        let padded = format!(
+            r#"{{"refresh":"{}","access":"{}","padding":"{}"}}"#,
+            refresh(),
+            access(),
+            "x".repeat(MAX_TOKEN_RESPONSE_BYTES)
+        );
+        assert_eq!(
+            interpret_obtain(200, &padded),
+            Err(SignInError::BadResponse)
+        );
+        assert_eq!(
+            interpret_refresh(200, &padded),
+            RefreshOutcome::Failed(ApiError::BadResponse)
+        );
     }
 
     #[test]

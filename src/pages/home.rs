@@ -12,7 +12,7 @@ pub fn home_page() -> Html {
         Some(Session::Active { user_id }) => user_id,
         _ => None,
     };
-    let (me, retry) = use_api::<Me>("/api/me/");
+    let (me, retry) = use_api::<Me>("/api/me/".into(), 0);
     html! {
         <ProtectedLayout title="Welcome">
             <dl class="facts">

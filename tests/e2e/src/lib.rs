@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
@@ -219,6 +220,72 @@ impl Backend {
     }
 }
 
+/// Installed in every page before the app runs (through the DevTools protocol, not in
+/// the app): records console output and uncaught errors, can shift `Date` (a skewed
+/// client clock) and can hold back long timers (a background tab or a sleeping laptop,
+/// whose timers fire late).
+const INIT_SCRIPT: &str = r#"
+(() => {
+  const shift = __CLOCK_SHIFT_MS__;
+  if (shift !== 0) {
+    const RealDate = Date;
+    class ShiftedDate extends RealDate {
+      constructor(...args) { if (args.length === 0) { super(RealDate.now() + shift); } else { super(...args); } }
+      static now() { return RealDate.now() + shift; }
+    }
+    globalThis.Date = ShiftedDate;
+  }
+  window.__consoleLines = [];
+  for (const level of ["log", "info", "warn", "error", "debug"]) {
+    const original = console[level].bind(console);
+    console[level] = (...args) => { window.__consoleLines.push(level + ": " + args.map(String).join(" ")); original(...args); };
+  }
+  window.addEventListener("error", (e) => window.__consoleLines.push("uncaught: " + e.message));
+  window.addEventListener("unhandledrejection", (e) => window.__consoleLines.push("unhandled rejection: " + String(e.reason)));
+  const realSetTimeout = window.setTimeout.bind(window);
+  window.__heldTimers = [];
+  window.__holdTimers = false;
+  window.setTimeout = (fn, ms, ...args) => {
+    const run = () => fn(...args);
+    if (!(ms >= 300)) { return realSetTimeout(run, ms); }
+    // Decided when the timer fires, so timers set before holding are held too.
+    return realSetTimeout(() => { if (window.__holdTimers) { window.__heldTimers.push(run); } else { run(); } }, ms);
+  };
+  window.__releaseTimers = () => {
+    window.__holdTimers = false;
+    const held = window.__heldTimers; window.__heldTimers = [];
+    held.forEach((fn) => realSetTimeout(fn, 0));
+  };
+})();
+"#;
+
+/// A DevTools protocol command sent through chromedriver.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()),
+        )
+    }
+}
+
 /// A headless Chromium driven through chromedriver.
 pub struct Browser {
     /// The WebDriver client.
@@ -229,6 +296,11 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a fresh headless Chromium profile.
     pub async fn start() -> Self {
+        Self::start_with_clock_shift(0).await
+    }
+
+    /// Like [`Browser::start`], with the page's clock (`Date`) shifted by `shift_ms`.
+    pub async fn start_with_clock_shift(shift_ms: i64) -> Self {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -260,10 +332,88 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("WebDriver session");
-        Self {
+        let browser = Self {
             client,
             _driver: driver,
-        }
+        };
+        let script = INIT_SCRIPT.replace("__CLOCK_SHIFT_MS__", &shift_ms.to_string());
+        browser.cdp("Page.enable", json!({})).await;
+        browser
+            .cdp(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": script }),
+            )
+            .await;
+        browser
+    }
+
+    /// Sends a DevTools protocol command.
+    pub async fn cdp(&self, cmd: &'static str, params: Value) -> Value {
+        self.client
+            .issue_cmd(Cdp { cmd, params })
+            .await
+            .unwrap_or_else(|e| panic!("CDP {cmd}: {e}"))
+    }
+
+    /// Takes the browser off the network (or back on).
+    pub async fn set_offline(&self, offline: bool) {
+        self.cdp("Network.enable", json!({})).await;
+        let conditions = json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 });
+        self.cdp("Network.emulateNetworkConditions", conditions)
+            .await;
+    }
+
+    /// From now on, timers of 300 ms or more that come due do not fire (as in a background tab).
+    pub async fn hold_timers(&self) {
+        self.client
+            .execute("window.__holdTimers = true", vec![])
+            .await
+            .expect("hold timers");
+    }
+
+    /// Fires the held timers, late, and lets later timers run normally.
+    pub async fn release_timers(&self) {
+        self.client
+            .execute("window.__releaseTimers()", vec![])
+            .await
+            .expect("release timers");
+    }
+
+    /// Everything the page wrote to the console, and its uncaught errors, so far.
+    pub async fn console_lines(&self) -> Vec<String> {
+        let lines = self
+            .client
+            .execute("return window.__consoleLines || []", vec![])
+            .await
+            .expect("console lines");
+        lines
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// A localStorage value of the app's origin.
+    pub async fn local_storage(&self, key: &str) -> Option<String> {
+        let value = self
+            .client
+            .execute(
+                "return localStorage.getItem(arguments[0])",
+                vec![json!(key)],
+            )
+            .await
+            .expect("localStorage readable");
+        value.as_str().map(str::to_owned)
+    }
+
+    /// Sets (or with `None`, removes) a localStorage value of the app's origin.
+    pub async fn set_local_storage(&self, key: &str, value: Option<&str>) {
+        let script = "if (arguments[1] === null) { localStorage.removeItem(arguments[0]) } else { localStorage.setItem(arguments[0], arguments[1]) }";
+        self.client
+            .execute(script, vec![json!(key), json!(value)])
+            .await
+            .expect("localStorage writable");
     }
 
     /// Waits (up to 10 s) for an element matching an XPath expression.

@@ -35,7 +35,7 @@ async fn sign_in_survives_access_expiry_with_one_refresh_then_ends_at_refresh_ex
     // Sign in, land back on /items, see the items and who is signed in.
     browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
     browser.wait_for_location("/items").await;
-    browser.wait_text("li", "Apples").await;
+    browser.wait_text("span", "Apples").await;
     browser.wait_text("strong", DEMO_USER).await;
 
     // The home page shows the user from the token claim and from /api/me/.
@@ -57,10 +57,13 @@ async fn sign_in_survives_access_expiry_with_one_refresh_then_ends_at_refresh_ex
 
     // Past access-token expiry, navigating fires several API calls at once
     // (/items loads /api/items/ and /api/me/ twice): exactly one refresh serves them all.
+    // The tab's timers are held back (as in a background tab or a sleeping laptop), so
+    // the background refresh does not run and the access token really expires.
+    browser.hold_timers().await;
     backend.reset_counts();
     sleep_s(f64::from(ACCESS_S) + 0.5).await;
     browser.click_link("Items").await;
-    browser.wait_text("li", "Eggs").await;
+    browser.wait_text("span", "Eggs").await;
     browser
         .wait_xpath("//p[normalize-space()='Items of demo']")
         .await;
@@ -94,7 +97,8 @@ async fn sign_in_survives_access_expiry_with_one_refresh_then_ends_at_refresh_ex
         "no call went out with an expired token"
     );
 
-    // Past refresh-token expiry, the next action lands on /signin with `next`.
+    // Past refresh-token expiry (timers still held: the laptop slept that long), the next
+    // action lands on /signin with `next`.
     sleep_s(f64::from(REFRESH_S) + 0.5).await;
     browser.click_link("Home").await;
     browser.wait_for_location("/signin?next=%2F").await;
