@@ -7,7 +7,7 @@
 //! the [`Transport`], [`TokenStore`] and [`Clock`] seams, so all of this runs, with
 //! fakes, under host `cargo test`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
@@ -123,12 +123,26 @@ pub enum Session {
 type SharedRefresh = Shared<RefreshWork>;
 type SessionListener = Rc<dyn Fn(Session)>;
 
+/// A refresh of one refresh token, shared by everyone who needs it.
+struct RefreshEntry {
+    token: String,
+    refresh: SharedRefresh,
+    /// The number of the failure, when the refresh failed (see [`REFRESH_FAILURES`]);
+    /// successful refreshes leave the registry at once.
+    failure: Rc<Cell<Option<u64>>>,
+}
+
 thread_local! {
-    /// The refreshes under way in this page, by the refresh token they send.  Every
-    /// caller that needs a new access token joins the one for its token, even from a
-    /// separately created client: with rotation + blacklisting a second refresh with the
-    /// same token is answered "Token is blacklisted" and would end the session.
-    static REFRESHES_IN_FLIGHT: RefCell<Vec<(String, SharedRefresh)>> = const { RefCell::new(Vec::new()) };
+    /// The refreshes of this page, by the refresh token they send.  Every caller that
+    /// needs a new access token joins the one for its token, even from a separately
+    /// created client: with rotation + blacklisting a second refresh with the same token
+    /// is answered "Token is blacklisted" and would end the session.  A failed refresh
+    /// stays here so that requests already under way when it failed share its failure
+    /// instead of each trying again.
+    static REFRESHES: RefCell<Vec<RefreshEntry>> = const { RefCell::new(Vec::new()) };
+    /// How many refreshes have failed in this page: requests note it when they start, to
+    /// tell whether a failure happened while they were under way.
+    static REFRESH_FAILURES: Cell<u64> = const { Cell::new(0) };
 }
 
 struct Inner {
@@ -311,6 +325,7 @@ impl ApiClient {
             Destination::Elsewhere(url) => return self.get_anonymous(url).await,
             Destination::Invalid => return Err(ApiError::NotAnApiPath),
         };
+        let started_at = REFRESH_FAILURES.with(Cell::get);
         let access = self.access_token().await?;
         match self.send_authorized(&url, &access).await? {
             ApiOutcome::Body(body) => Ok(body),
@@ -318,7 +333,7 @@ impl ApiClient {
             ApiOutcome::Unauthorized => {
                 // The server disagrees with our view of the token (clock skew, LEEWAY,
                 // a rotated signing key): get a new one and retry exactly once.
-                let access = self.access_after_rejection(&access).await?;
+                let access = self.access_after_rejection(&access, started_at).await?;
                 match self.send_authorized(&url, &access).await? {
                     ApiOutcome::Body(body) => Ok(body),
                     ApiOutcome::Failed(error) => Err(error),
@@ -377,7 +392,7 @@ impl ApiClient {
         let stored = self.inner.store.load();
         match plan(&stored, self.server_now_ms(&stored)) {
             Plan::UseAccess(_) => Ok(()),
-            Plan::Refresh(refresh) => self.shared_refresh(refresh).await.map(drop),
+            Plan::Refresh(refresh) => self.shared_refresh(refresh, None).await.map(drop),
             Plan::SignedOut(reason) => {
                 self.end_session(reason.into());
                 Err(ApiError::SessionEnded)
@@ -392,7 +407,10 @@ impl ApiClient {
             Plan::UseAccess(access) => Ok(access),
             // Only this request gives up waiting after the timeout; the refresh goes on
             // and its answer is kept.
-            Plan::Refresh(refresh) => self.within_timeout(self.shared_refresh(refresh)).await,
+            Plan::Refresh(refresh) => {
+                self.within_timeout(self.shared_refresh(refresh, None))
+                    .await
+            }
             Plan::SignedOut(reason) => {
                 self.end_session(reason.into());
                 Err(ApiError::SessionEnded)
@@ -400,9 +418,15 @@ impl ApiClient {
         }
     }
 
-    /// A replacement for an access token the server just rejected.  When another
-    /// request already replaced it, that token is used instead of refreshing again.
-    async fn access_after_rejection(&self, rejected: &str) -> Result<String, ApiError> {
+    /// A replacement for an access token the server just rejected, for a request that
+    /// started when `started_at` refreshes had failed.  When another request already replaced the
+    /// token, that one is used; when a refresh failed while this request was under way,
+    /// its failure is shared rather than tried again.
+    async fn access_after_rejection(
+        &self,
+        rejected: &str,
+        started_at: u64,
+    ) -> Result<String, ApiError> {
         let stored = self.inner.store.load();
         let now = self.server_now_ms(&stored);
         if let Some(access) = usable_access(&stored, now).filter(|access| *access != rejected) {
@@ -410,7 +434,7 @@ impl ApiClient {
         }
         match live_refresh(&stored, now) {
             Ok((refresh, _)) => {
-                self.within_timeout(self.shared_refresh(refresh.to_owned()))
+                self.within_timeout(self.shared_refresh(refresh.to_owned(), Some(started_at)))
                     .await
             }
             Err(reason) => {
@@ -420,13 +444,31 @@ impl ApiClient {
         }
     }
 
-    /// Joins the refresh of `refresh_token` under way in this page, or starts it.
-    fn shared_refresh(&self, refresh_token: String) -> SharedRefresh {
-        REFRESHES_IN_FLIGHT.with(|in_flight| {
-            let mut in_flight = in_flight.borrow_mut();
-            if let Some((_, refresh)) = in_flight.iter().find(|(token, _)| *token == refresh_token)
+    /// Joins the refresh of `refresh_token` under way in this page, or starts it.  A
+    /// failed refresh is joined too (its failure shared) by a request that started
+    /// before it failed (`request_started_at`, a count of failures); anyone else starts
+    /// a new one.
+    fn shared_refresh(
+        &self,
+        refresh_token: String,
+        request_started_at: Option<u64>,
+    ) -> SharedRefresh {
+        REFRESHES.with(|entries| {
+            let mut entries = entries.borrow_mut();
+            if let Some(index) = entries
+                .iter()
+                .position(|entry| entry.token == refresh_token)
             {
-                return refresh.clone();
+                let entry = &entries[index];
+                let share = match (entry.failure.get(), request_started_at) {
+                    (None, _) => true,
+                    (Some(failure), Some(started_at)) => started_at < failure,
+                    (Some(_), None) => false,
+                };
+                if share {
+                    return entry.refresh.clone();
+                }
+                entries.remove(index);
             }
             let client = self.clone();
             let planned = refresh_token.clone();
@@ -434,19 +476,30 @@ impl ApiClient {
                 .inner
                 .store
                 .exclusive(Box::pin(async move { client.refresh_now(&planned).await }));
-            let finished = refresh_token.clone();
+            let failure = Rc::new(Cell::new(None));
+            let (finished, failure_number) = (refresh_token.clone(), failure.clone());
             let refresh = async move {
                 let result = work.await;
-                REFRESHES_IN_FLIGHT.with(|in_flight| {
-                    in_flight
-                        .borrow_mut()
-                        .retain(|(token, _)| *token != finished)
-                });
+                if result.is_ok() {
+                    REFRESHES.with(|entries| {
+                        entries.borrow_mut().retain(|entry| entry.token != finished)
+                    });
+                } else {
+                    let number = REFRESH_FAILURES.with(|failures| {
+                        failures.set(failures.get() + 1);
+                        failures.get()
+                    });
+                    failure_number.set(Some(number));
+                }
                 result
             }
             .boxed_local()
             .shared();
-            in_flight.push((refresh_token, refresh.clone()));
+            entries.push(RefreshEntry {
+                token: refresh_token,
+                refresh: refresh.clone(),
+                failure,
+            });
             refresh
         })
     }

@@ -741,6 +741,55 @@ fn the_background_refresh_is_scheduled_from_the_current_token() {
 }
 
 #[test]
+fn requests_rejected_after_a_refresh_failed_share_that_failure() {
+    let h = Harness::signed_in(true);
+    // The server forgets the access token, and its refresh endpoint fails once.
+    h.server.state.borrow_mut().live_access.clear();
+    h.server.state.borrow_mut().refresh_fault = Some((500, ""));
+    h.server.state.borrow_mut().hold = true;
+    let mut pool = LocalPool::new();
+    let results = Rc::new(RefCell::new(Vec::new()));
+    for _ in 0..5 {
+        let (client, results) = (h.client.clone(), results.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                let result = client.get("/api/me/").await;
+                results.borrow_mut().push(result);
+            })
+            .unwrap();
+    }
+    pool.run_until_stalled();
+    let release_first = |pool: &mut LocalPool| {
+        let first = h.server.state.borrow_mut().held.remove(0);
+        drop(first);
+        pool.run_until_stalled();
+    };
+    // One API answer (401) arrives: the refresh starts; then the refresh fails.
+    release_first(&mut pool);
+    let refresh_request = h.server.state.borrow().requests.last().cloned().unwrap();
+    assert_eq!(refresh_request.url, "/auth/token/refresh/");
+    h.server.state.borrow_mut().held.rotate_left(4); // the refresh answer first
+    release_first(&mut pool);
+    // The other four 401s arrive after the failure: no new refresh.
+    while results.borrow().len() < 5 {
+        release_first(&mut pool);
+    }
+    assert_eq!(h.refresh_calls(), 1, "no refresh storm");
+    assert!(
+        results
+            .borrow()
+            .iter()
+            .all(|r| *r == Err(ApiError::ServerFault(500))),
+        "{:?}",
+        results.borrow()
+    );
+    // A request started after the failure (the user's "Try again") refreshes anew.
+    h.server.state.borrow_mut().hold = false;
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+    assert_eq!(h.refresh_calls(), 2);
+}
+
+#[test]
 fn api_faults_keep_the_session() {
     let h = Harness::signed_in(true);
     let tokens = h.store.load();

@@ -112,6 +112,28 @@ async fn client_signs_in_and_calls_the_real_backend_through_fetch() {
 }
 
 #[wasm_bindgen_test]
+async fn the_token_goes_only_to_the_api_origin() {
+    LocalTokenStore.clear();
+    let client = client_for(API);
+    client.sign_in("demo", "demo-password").await.unwrap();
+    // The backend tells whether a request carried an Authorization header.
+    let to_api = client.get("/__test__/echo-auth/").await.unwrap();
+    assert_eq!(
+        to_api, r#"{"authorization": true}"#,
+        "control: the API gets the token"
+    );
+    // The same server under another name is another origin: no token.
+    let other_origin = API.replace("127.0.0.1", "localhost");
+    assert_ne!(other_origin, API);
+    let elsewhere = client
+        .get(&format!("{other_origin}/__test__/echo-auth/"))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere, r#"{"authorization": false}"#);
+    client.sign_out().await;
+}
+
+#[wasm_bindgen_test]
 async fn an_unreachable_server_is_a_typed_error() {
     LocalTokenStore.clear();
     // Port 9 (discard) is closed on the test machine: fetch fails without an answer.

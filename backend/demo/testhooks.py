@@ -84,8 +84,10 @@ def _access_rejected(request):
     if mode == "all":
         return True
     if mode == "issued-before-now":
+        # `iat` has whole seconds: tokens from the cutoff's own second are let through,
+        # so a token refreshed right after the switch is not rejected too.
         issued_at = _bearer_issued_at(request)
-        return issued_at is not None and issued_at <= _reject_access["cutoff"]
+        return issued_at is not None and issued_at < int(_reject_access["cutoff"])
     return False
 
 

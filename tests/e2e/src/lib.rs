@@ -157,18 +157,62 @@ impl Backend {
     }
 
     fn raw_request(&self, method: &str, path: &str) -> String {
+        self.raw_request_with(method, path, "").1
+    }
+
+    /// Sends a request straight to the backend (not through the browser) and returns
+    /// the status and body.
+    pub fn raw_request_with(&self, method: &str, path: &str, json_body: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("backend reachable");
         write!(
             stream,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json_body}",
+            json_body.len()
         )
         .expect("request sent");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("response read");
-        response
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
             .split_once("\r\n\r\n")
             .map(|(_, body)| body.to_owned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Makes the next `times` requests to `path` fail with `mode` (see backend/demo/testhooks.py).
+    pub fn fault(&self, path: &str, mode: &str, times: u32) {
+        let body = json!({ "path": path, "mode": mode, "times": times, "seconds": 10 }).to_string();
+        assert_eq!(
+            self.raw_request_with("POST", "/__test__/fault/", &body).0,
+            200
+        );
+    }
+
+    /// Makes /api/ reject access tokens: "issued-before-now", "all" or "off".
+    pub fn reject_access(&self, mode: &str) {
+        let body = json!({ "mode": mode }).to_string();
+        assert_eq!(
+            self.raw_request_with("POST", "/__test__/reject-access/", &body)
+                .0,
+            200
+        );
+    }
+
+    /// Every request the server answered: `(unix time, "METHOD path status")`.
+    pub fn events(&self) -> Vec<(f64, String)> {
+        let events: Value = serde_json::from_str(&self.raw_request("GET", "/__test__/events/"))
+            .expect("events are JSON");
+        events
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|event| Some((event[0].as_f64()?, event[1].as_str()?.to_owned())))
+            .collect()
     }
 
     /// Forgets every request counted so far.

@@ -1,0 +1,657 @@
+//! "Never sign a user out by mistake": the client under bursts, server rejections,
+//! faults, skewed clocks and odd stored state, against the real simplejwt backend
+//! (rotation + blacklist on).  Counts are the server's.
+
+use std::time::{Duration, Instant};
+
+use e2e::{Backend, Browser, Lifetimes, DEMO_PASSWORD, DEMO_USER};
+
+const ACCESS_KEY: &str = "yew-simplejwt.access";
+const REFRESH_KEY: &str = "yew-simplejwt.refresh";
+/// A Reload on /items fires the list, /api/me/ and one call per item (24) at once.
+const CALLS_PER_RELOAD: u64 = 26;
+const CONNECTION_PROBLEM: &str =
+    "Connection problem: the server could not be reached. Please try again.";
+
+async fn sleep_s(seconds: f64) {
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+}
+
+async fn signed_in_at(backend: &Backend, browser: &Browser, path: &str) {
+    let next = path.replace('/', "%2F");
+    browser
+        .client
+        .goto(&format!("{}/signin?next={next}", backend.origin))
+        .await
+        .unwrap();
+    browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
+    browser.wait_for_location(path).await;
+    browser.wait_text("strong", DEMO_USER).await;
+}
+
+/// Waits until the server has answered `n` API calls with `status` (since the last reset).
+async fn wait_for_api_answers(backend: &Backend, status: u16, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while backend.count_status_under("/api/", status) < n {
+        assert!(
+            Instant::now() < deadline,
+            "server counts: {}",
+            backend.counts()
+        );
+        sleep_s(0.05).await;
+    }
+}
+
+async fn click_reload(browser: &Browser) {
+    browser
+        .wait_text("button", "Reload")
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn tokens(browser: &Browser) -> (Option<String>, Option<String>) {
+    (
+        browser.local_storage(ACCESS_KEY).await,
+        browser.local_storage(REFRESH_KEY).await,
+    )
+}
+
+/// No panic, no uncaught error and no token in anything the page logged.
+async fn assert_clean_console(browser: &Browser, tokens_seen: &[String]) {
+    for line in browser.console_lines().await {
+        let lower = line.to_lowercase();
+        assert!(
+            !lower.contains("panicked")
+                && !lower.contains("unreachable")
+                && !lower.starts_with("uncaught"),
+            "the page reported: {line}"
+        );
+        for token in tokens_seen {
+            assert!(!line.contains(token.as_str()), "a token was logged: {line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bursts_at_expiry_share_one_refresh_round_after_round() {
+    const ROUNDS: u64 = 20;
+    let backend = Backend::start(Lifetimes {
+        access: 2,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    let mut seen_tokens = Vec::new();
+
+    // Timers held: the background refresh does not run, so every burst meets an
+    // expired access token, as in a tab that was in the background.
+    browser.hold_timers().await;
+    for round in 1..=ROUNDS {
+        backend.reset_counts();
+        sleep_s(2.4).await;
+        click_reload(&browser).await;
+        wait_for_api_answers(&backend, 200, CALLS_PER_RELOAD).await;
+        assert_eq!(
+            backend.count_with_status("POST /auth/token/refresh/", 200),
+            1,
+            "round {round}: {}",
+            backend.counts()
+        );
+        assert_eq!(
+            backend.count("POST /auth/token/refresh/"),
+            1,
+            "round {round}"
+        );
+        assert_eq!(backend.count_status_under("/api/", 401), 0, "round {round}");
+        assert_eq!(
+            browser.path_and_query().await,
+            "/items",
+            "round {round}: still signed in"
+        );
+        if let (Some(access), Some(refresh)) = tokens(&browser).await {
+            seen_tokens.extend([access, refresh]);
+        }
+    }
+    browser.release_timers().await;
+    browser.wait_text("span", "Yogurt").await;
+    assert_eq!(browser.path_and_query().await, "/items");
+    assert!(
+        !browser.path_and_query().await.contains("eyJ"),
+        "no token in the URL"
+    );
+    assert_clean_console(&browser, &seen_tokens).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    sleep_s(1.1).await; // the current token's `iat` is now before the switch's second
+
+    // The server stops accepting the current access token (as after a signing-key
+    // change, or a LEEWAY/clock difference), though the client thinks it valid.
+    backend.reset_counts();
+    backend.reject_access("issued-before-now");
+    click_reload(&browser).await;
+    wait_for_api_answers(&backend, 200, CALLS_PER_RELOAD).await;
+    assert_eq!(
+        backend.count("POST /auth/token/refresh/"),
+        1,
+        "{}",
+        backend.counts()
+    );
+    assert_eq!(
+        backend.count_status_under("/api/", 401),
+        CALLS_PER_RELOAD,
+        "each call tried once with the old token"
+    );
+    assert_eq!(browser.path_and_query().await, "/items");
+
+    // When even the new token is refused, the retry's 401 ends the session: once.
+    backend.reset_counts();
+    backend.reject_access("all");
+    click_reload(&browser).await;
+    browser.wait_for_location("/signin?next=%2Fitems").await;
+    sleep_s(1.0).await;
+    assert_eq!(
+        backend.count("POST /auth/token/refresh/"),
+        1,
+        "{}",
+        backend.counts()
+    );
+    assert_eq!(tokens(&browser).await, (None, None), "tokens erased");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_refresh_answered_401_ends_the_session_once_and_signin_stays_quiet() {
+    let backend = Backend::start(Lifetimes {
+        access: 2,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    browser.hold_timers().await;
+    sleep_s(2.4).await;
+    backend.reset_counts();
+    backend.fault("/auth/token/refresh/", "401", 100);
+    click_reload(&browser).await;
+    browser.wait_for_location("/signin?next=%2Fitems").await;
+    // Give any loop time to show itself.
+    browser.release_timers().await;
+    sleep_s(3.0).await;
+    assert_eq!(
+        backend.count("POST /auth/token/refresh/"),
+        1,
+        "{}",
+        backend.counts()
+    );
+    assert_eq!(
+        backend.count_status_under("/api/", 200) + backend.count_status_under("/api/", 401),
+        0
+    );
+    assert_eq!(
+        browser.path_and_query().await,
+        "/signin?next=%2Fitems",
+        "no redirect loop"
+    );
+    browser.wait_text("button", "Sign in").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_session_is_refreshed_in_the_background_before_the_access_token_expires() {
+    const ACCESS_S: f64 = 4.0;
+    let backend = Backend::start(Lifetimes {
+        access: 4,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    let signed_in_at_s = backend
+        .events()
+        .iter()
+        .find(|(_, key)| key == "POST /auth/token/ 200")
+        .map(|(t, _)| *t)
+        .expect("sign-in seen by the server");
+
+    // Idle: the app refreshes on its own, before the access token expires.
+    sleep_s(ACCESS_S + 0.5).await;
+    let refreshes: Vec<f64> = backend
+        .events()
+        .iter()
+        .filter(|(_, key)| key.starts_with("POST /auth/token/refresh/"))
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(
+        !refreshes.is_empty(),
+        "no background refresh: {:?}",
+        backend.events()
+    );
+    let first = refreshes[0] - signed_in_at_s;
+    assert!(
+        first < ACCESS_S && first > ACCESS_S / 2.0,
+        "first refresh {first:.2} s after sign-in"
+    );
+
+    // A burst now waits for no refresh.
+    backend.reset_counts();
+    click_reload(&browser).await;
+    wait_for_api_answers(&backend, 200, CALLS_PER_RELOAD).await;
+    assert_eq!(backend.count_status_under("/api/", 401), 0);
+
+    // After a page reload the schedule comes from the stored token again.
+    browser.client.refresh().await.unwrap();
+    browser.wait_text("span", "Yogurt").await;
+    backend.reset_counts();
+    sleep_s(ACCESS_S + 0.5).await;
+    let after_reload = backend.count_with_status("POST /auth/token/refresh/", 200);
+    assert!(
+        (1..=3).contains(&after_reload),
+        "{after_reload} refreshes in one lifetime after a reload"
+    );
+    assert_eq!(backend.count_status_under("/api/", 401), 0);
+    assert_eq!(browser.path_and_query().await, "/items");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_skewed_client_clock_keeps_the_session_without_a_refresh_storm() {
+    const ACCESS_S: u32 = 3;
+    for shift_minutes in [7i64, -7] {
+        let backend = Backend::start(Lifetimes {
+            access: ACCESS_S,
+            refresh: 300,
+        });
+        let browser = Browser::start_with_clock_shift(shift_minutes * 60_000).await;
+        signed_in_at(&backend, &browser, "/items").await;
+        browser.wait_text("span", "Yogurt").await;
+        backend.reset_counts();
+        // Three access lifetimes of use, a Reload every 1.5 s.
+        for _ in 0..6 {
+            sleep_s(1.5).await;
+            click_reload(&browser).await;
+        }
+        sleep_s(1.0).await;
+        let refreshes = backend.count("POST /auth/token/refresh/");
+        assert!(
+            (2..=8).contains(&refreshes),
+            "clock {shift_minutes:+} min: {refreshes} refreshes in ~3 lifetimes: {}",
+            backend.counts()
+        );
+        assert_eq!(
+            backend.count_with_status("POST /auth/token/refresh/", 401),
+            0
+        );
+        assert_eq!(
+            browser.path_and_query().await,
+            "/items",
+            "clock {shift_minutes:+} min: still signed in"
+        );
+        assert!(tokens(&browser).await.1.is_some());
+        browser.close().await;
+    }
+}
+
+#[tokio::test]
+async fn faults_keep_the_tokens_show_a_connection_problem_and_recover() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+
+    let problem_then_recovery = |what: &'static str| {
+        let browser = &browser;
+        async move {
+            let alert = browser.wait_xpath("//*[@role='alert']").await;
+            assert_eq!(alert.text().await.unwrap(), CONNECTION_PROBLEM, "{what}");
+            assert_eq!(
+                browser.path_and_query().await,
+                "/items",
+                "{what}: the user stays"
+            );
+            browser
+                .wait_text("button", "Try again")
+                .await
+                .click()
+                .await
+                .unwrap();
+            browser.wait_text("span", "Yogurt").await;
+        }
+    };
+
+    // Network unreachable.
+    let before = tokens(&browser).await;
+    browser.set_offline(true).await;
+    click_reload(&browser).await;
+    let alert = browser.wait_xpath("//*[@role='alert']").await;
+    assert_eq!(alert.text().await.unwrap(), CONNECTION_PROBLEM);
+    assert_eq!(tokens(&browser).await, before, "offline: tokens kept");
+    browser.set_offline(false).await;
+    browser
+        .wait_text("button", "Try again")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_text("span", "Yogurt").await;
+
+    // The API answers 502 with an HTML page.
+    backend.fault("/api/items/", "502-html", 1);
+    click_reload(&browser).await;
+    problem_then_recovery("API 502").await;
+
+    // The refresh endpoint answers 500, then 502 with HTML (a refresh is forced by the
+    // server rejecting the current access token).
+    for mode in ["500", "502-html"] {
+        sleep_s(1.1).await;
+        let before = tokens(&browser).await;
+        backend.reject_access("issued-before-now");
+        backend.fault("/auth/token/refresh/", mode, 1);
+        click_reload(&browser).await;
+        let alert = browser.wait_xpath("//*[@role='alert']").await;
+        assert_eq!(
+            alert.text().await.unwrap(),
+            CONNECTION_PROBLEM,
+            "refresh {mode}"
+        );
+        assert_eq!(
+            tokens(&browser).await,
+            before,
+            "refresh {mode}: tokens kept"
+        );
+        browser
+            .wait_text("button", "Try again")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.wait_text("span", "Yogurt").await;
+        assert_ne!(
+            tokens(&browser).await.1,
+            before.1,
+            "refresh {mode}: recovered with a rotated token"
+        );
+    }
+
+    // The refresh hangs for 10 s: requests time out (8 s), the server's late answer
+    // (which rotated the token) is still stored, and nobody is signed out.
+    sleep_s(1.1).await;
+    backend.reset_counts();
+    backend.reject_access("issued-before-now");
+    backend.fault("/auth/token/refresh/", "hang", 1);
+    let before = tokens(&browser).await;
+    click_reload(&browser).await;
+    let alert = browser.wait_xpath("//*[@role='alert']").await;
+    assert_eq!(
+        alert.text().await.unwrap(),
+        CONNECTION_PROBLEM,
+        "hang: timed out"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tokens(&browser).await.1 == before.1 {
+        assert!(
+            Instant::now() < deadline,
+            "the late refresh answer was not stored"
+        );
+        sleep_s(0.2).await;
+    }
+    browser
+        .wait_text("button", "Try again")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_text("span", "Yogurt").await;
+    assert_eq!(
+        backend.count("POST /auth/token/refresh/"),
+        1,
+        "{}",
+        backend.counts()
+    );
+    assert_eq!(
+        backend.count_with_status("POST /auth/token/refresh/", 401),
+        0
+    );
+    assert_eq!(browser.path_and_query().await, "/items");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn odd_stored_state_gives_one_refresh_or_a_clean_sign_in_never_a_crash() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/").await;
+
+    // Each case: what to store, given a live refresh token; and whether the session survives.
+    type Case = (
+        &'static str,
+        fn(&str) -> (Option<String>, Option<String>),
+        bool,
+    );
+    let cases: [Case; 9] = [
+        ("no access token", |r| (None, Some(r.into())), true),
+        (
+            "truncated access token",
+            |r| (Some(r[..r.len() / 2].into()), Some(r.into())),
+            true,
+        ),
+        (
+            "refresh token stored as the access token",
+            |r| (Some(r.into()), Some(r.into())),
+            true,
+        ),
+        (
+            "JSON-quoted values (older builds)",
+            |r| (None, Some(format!("\"{r}\""))),
+            true,
+        ),
+        (
+            "the string undefined",
+            |_| (Some("undefined".into()), Some("undefined".into())),
+            false,
+        ),
+        (
+            "payload not base64",
+            |_| {
+                (
+                    Some("a.%%%.b".into()),
+                    Some("eyJhbGciOiJIUzI1NiJ9.%%%.x".into()),
+                )
+            },
+            false,
+        ),
+        (
+            "payload not JSON",
+            |_| (None, Some("eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln".into())),
+            false,
+        ),
+        (
+            "no exp claim",
+            |_| {
+                (
+                    None,
+                    Some("eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2ln".into()),
+                )
+            },
+            false,
+        ),
+        (
+            "a very long junk value",
+            |_| (Some("x".repeat(200_000)), Some("y.".repeat(100_000))),
+            false,
+        ),
+    ];
+    for (name, make, survives) in cases {
+        let refresh = match browser.local_storage(REFRESH_KEY).await {
+            Some(refresh) => refresh,
+            None => {
+                signed_in_at(&backend, &browser, "/").await;
+                browser.local_storage(REFRESH_KEY).await.expect("signed in")
+            }
+        };
+        let (access, stored_refresh) = make(&refresh);
+        browser
+            .set_local_storage(ACCESS_KEY, access.as_deref())
+            .await;
+        browser
+            .set_local_storage(REFRESH_KEY, stored_refresh.as_deref())
+            .await;
+        backend.reset_counts();
+        browser
+            .client
+            .goto(&format!("{}/items", backend.origin))
+            .await
+            .unwrap();
+        if survives {
+            browser.wait_text("span", "Yogurt").await;
+            assert_eq!(
+                backend.count_with_status("POST /auth/token/refresh/", 200),
+                1,
+                "{name}"
+            );
+        } else {
+            browser.wait_for_location("/signin?next=%2Fitems").await;
+            browser.wait_text("button", "Sign in").await;
+            assert_eq!(
+                backend.count("POST /auth/token/refresh/"),
+                0,
+                "{name}: nothing sent"
+            );
+            assert_eq!(tokens(&browser).await, (None, None), "{name}: cleaned up");
+        }
+        assert_clean_console(&browser, &[]).await;
+    }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn bad_token_responses_store_nothing_half_way() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/signin", backend.origin))
+        .await
+        .unwrap();
+    for mode in [
+        "200-empty",
+        "200-not-json",
+        "200-missing-fields",
+        "200-huge",
+    ] {
+        backend.fault("/auth/token/", mode, 1);
+        browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
+        let alert = browser.wait_xpath("//*[@role='alert']").await;
+        assert_eq!(
+            alert.text().await.unwrap(),
+            "The server sent an unexpected answer. Please try again.",
+            "{mode}"
+        );
+        assert_eq!(
+            tokens(&browser).await,
+            (None, None),
+            "{mode}: nothing stored"
+        );
+        assert_eq!(browser.path_and_query().await, "/signin");
+    }
+
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    for mode in [
+        "200-empty",
+        "200-not-json",
+        "200-missing-fields",
+        "200-huge",
+    ] {
+        sleep_s(1.1).await;
+        let before = tokens(&browser).await;
+        backend.reject_access("issued-before-now");
+        backend.fault("/auth/token/refresh/", mode, 1);
+        click_reload(&browser).await;
+        let alert = browser.wait_xpath("//*[@role='alert']").await;
+        assert_eq!(
+            alert.text().await.unwrap(),
+            "The server sent an unexpected answer.",
+            "refresh {mode}"
+        );
+        assert_eq!(
+            tokens(&browser).await,
+            before,
+            "refresh {mode}: the stored pair is untouched"
+        );
+        browser
+            .wait_text("button", "Try again")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.wait_text("span", "Yogurt").await;
+        backend.reject_access("off");
+    }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn sign_out_completes_even_when_the_blacklist_call_fails_and_the_old_token_is_dead() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+
+    // The blacklist endpoint fails: the sign-out still happens locally.
+    signed_in_at(&backend, &browser, "/").await;
+    backend.fault("/auth/token/blacklist/", "500", 1);
+    browser
+        .wait_text("button", "Sign out")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_location("/signin").await;
+    assert_eq!(tokens(&browser).await, (None, None));
+
+    // It works: the server now rejects the old refresh token.
+    signed_in_at(&backend, &browser, "/").await;
+    let (_, refresh) = tokens(&browser).await;
+    let refresh = refresh.expect("signed in");
+    browser
+        .wait_text("button", "Sign out")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_location("/signin").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while backend.count_with_status("POST /auth/token/blacklist/", 200) == 0 {
+        assert!(Instant::now() < deadline, "{}", backend.counts());
+        sleep_s(0.1).await;
+    }
+    let body = format!("{{\"refresh\":\"{refresh}\"}}");
+    let (status, answer) = backend.raw_request_with("POST", "/auth/token/refresh/", &body);
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer.contains("blacklisted"), "{answer}");
+    assert_clean_console(&browser, &[refresh]).await;
+    browser.close().await;
+}
