@@ -230,7 +230,10 @@ impl ApiClient {
     /// The server's time as far as we can tell: the local clock corrected by the offset
     /// learnt from the last tokens.
     fn server_now_ms(&self, stored: &StoredTokens) -> i64 {
-        self.inner.clock.now_ms() + stored.clock_offset_ms
+        self.inner
+            .clock
+            .now_ms()
+            .saturating_add(stored.clock_offset_ms)
     }
 
     fn save_tokens(&self, access: &str, refresh: &str) {

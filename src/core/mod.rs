@@ -6,3 +6,6 @@ pub mod next;
 pub mod plan;
 pub mod response;
 pub mod token;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties;

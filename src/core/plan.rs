@@ -96,7 +96,7 @@ pub fn plan(stored: &StoredTokens, now_ms: i64) -> Plan {
 pub fn clock_offset_ms(fresh_token: &TokenInfo, local_now_ms: i64) -> i64 {
     fresh_token
         .issued_at_ms
-        .map_or(0, |iat| iat + 1_000 - local_now_ms)
+        .map_or(0, |iat| (iat + 1_000).saturating_sub(local_now_ms))
 }
 
 /// Milliseconds of server time until the access token should be refreshed: 0 when
@@ -109,7 +109,7 @@ pub fn refresh_due_in_ms(stored: &StoredTokens, now_ms: i64) -> Option<i64> {
         .and_then(|access| decode(access).ok())
         .filter(|info| info.may_be("access"))
         .map_or(now_ms, |info| info.expires_at_ms - refresh_leeway_ms(&info));
-    Some((due_at - now_ms).max(0))
+    Some(due_at.saturating_sub(now_ms).max(0))
 }
 
 /// Whose session this is, read from the tokens (access first, then refresh).
