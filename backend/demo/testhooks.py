@@ -67,6 +67,16 @@ def _fault_response(fault, request, get_response):
     raise ValueError(f"unknown fault mode {mode!r}")
 
 
+def _json_field(request, name):
+    if request.content_type != "application/json":
+        return ""
+    try:
+        value = json.loads(request.body or b"{}").get(name, "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
 def _bearer_issued_at(request):
     header = request.headers.get("Authorization", "")
     try:
@@ -98,6 +108,8 @@ class TestHooksMiddleware:
     def __call__(self, request):
         if request.path.startswith("/__test__/"):
             return self.get_response(request)
+        arrived = time.time()
+        presented = _json_field(request, "refresh")
         with _lock:
             fault = _faults.get(request.path)
             if fault:
@@ -114,7 +126,8 @@ class TestHooksMiddleware:
         key = f"{request.method} {request.path} {response.status_code}"
         with _lock:
             _counts[key] += 1
-            _events.append([time.time(), key])
+            # The tail of a presented refresh token tells which token a refresh used.
+            _events.append([time.time(), key, arrived, presented[-8:]])
         return response
 
 

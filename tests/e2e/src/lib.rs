@@ -193,6 +193,16 @@ impl Backend {
         );
     }
 
+    /// Makes the next request to `path` answer normally, but only after `seconds`.
+    pub fn slow_down(&self, path: &str, seconds: f64) {
+        let body =
+            json!({ "path": path, "mode": "hang", "times": 1, "seconds": seconds }).to_string();
+        assert_eq!(
+            self.raw_request_with("POST", "/__test__/fault/", &body).0,
+            200
+        );
+    }
+
     /// Makes /api/ reject access tokens: "issued-before-now", "all" or "off".
     pub fn reject_access(&self, mode: &str) {
         let body = json!({ "mode": mode }).to_string();
@@ -334,6 +344,7 @@ impl WebDriverCompatibleCommand for Cdp {
 pub struct Browser {
     /// The WebDriver client.
     pub client: Client,
+    clock_shift_ms: i64,
     _driver: Service,
 }
 
@@ -378,17 +389,33 @@ impl Browser {
             .expect("WebDriver session");
         let browser = Self {
             client,
+            clock_shift_ms: shift_ms,
             _driver: driver,
         };
-        let script = INIT_SCRIPT.replace("__CLOCK_SHIFT_MS__", &shift_ms.to_string());
-        browser.cdp("Page.enable", json!({})).await;
+        browser.install_init_script().await;
         browser
-            .cdp(
-                "Page.addScriptToEvaluateOnNewDocument",
-                json!({ "source": script }),
-            )
-            .await;
-        browser
+    }
+
+    /// Installs [`INIT_SCRIPT`] in the current tab (each tab is its own DevTools target).
+    async fn install_init_script(&self) {
+        let script = INIT_SCRIPT.replace("__CLOCK_SHIFT_MS__", &self.clock_shift_ms.to_string());
+        self.cdp("Page.enable", json!({})).await;
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": script }),
+        )
+        .await;
+    }
+
+    /// Opens a new tab in the same browser (same storage), switches to it and returns it.
+    pub async fn open_tab(&self) -> fantoccini::wd::WindowHandle {
+        let tab = self.client.new_window(true).await.expect("new tab").handle;
+        self.client
+            .switch_to_window(tab.clone())
+            .await
+            .expect("switch to the new tab");
+        self.install_init_script().await;
+        tab
     }
 
     /// Sends a DevTools protocol command.

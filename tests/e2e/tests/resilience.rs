@@ -127,6 +127,65 @@ async fn bursts_at_expiry_share_one_refresh_round_after_round() {
 }
 
 #[tokio::test]
+async fn two_tabs_at_expiry_refresh_once_between_them() {
+    let backend = Backend::start(Lifetimes {
+        access: 2,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    browser.hold_timers().await;
+    let first_tab = browser.client.window().await.unwrap();
+    let second_tab = browser.open_tab().await;
+    browser
+        .client
+        .goto(&format!("{}/items", backend.origin))
+        .await
+        .unwrap();
+    browser.wait_text("span", "Yogurt").await;
+    browser.hold_timers().await;
+
+    for round in 1..=3 {
+        sleep_s(2.4).await;
+        backend.reset_counts();
+        // The second tab's refresh is slow, so the first tab's burst comes while it is
+        // on the wire: both tabs hold the same, soon blacklisted, refresh token.
+        backend.slow_down("/auth/token/refresh/", 1.0);
+        browser
+            .client
+            .switch_to_window(second_tab.clone())
+            .await
+            .unwrap();
+        click_reload(&browser).await;
+        sleep_s(0.3).await;
+        browser
+            .client
+            .switch_to_window(first_tab.clone())
+            .await
+            .unwrap();
+        click_reload(&browser).await;
+        wait_for_api_answers(&backend, 200, 2 * CALLS_PER_RELOAD).await;
+        assert_eq!(
+            backend.count("POST /auth/token/refresh/"),
+            1,
+            "round {round}: {}",
+            backend.counts()
+        );
+        assert_eq!(backend.count_status_under("/api/", 401), 0, "round {round}");
+        for tab in [&first_tab, &second_tab] {
+            browser.client.switch_to_window(tab.clone()).await.unwrap();
+            assert_eq!(
+                browser.path_and_query().await,
+                "/items",
+                "round {round}: both tabs signed in"
+            );
+        }
+    }
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
     let backend = Backend::start(Lifetimes {
         access: 300,
