@@ -418,6 +418,15 @@ impl Browser {
         tab
     }
 
+    /// Loads `path` (with its query) of the app served by `backend`.
+    pub async fn open(&self, backend: &Backend, path: &str) {
+        let url = format!("{}{path}", backend.origin);
+        self.client
+            .goto(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot load {url}: {e}"));
+    }
+
     /// Sends a DevTools protocol command.
     pub async fn cdp(&self, cmd: &'static str, params: Value) -> Value {
         self.client

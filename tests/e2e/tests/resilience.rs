@@ -19,14 +19,22 @@ async fn sleep_s(seconds: f64) {
 
 async fn signed_in_at(backend: &Backend, browser: &Browser, path: &str) {
     let next = path.replace('/', "%2F");
-    browser
-        .client
-        .goto(&format!("{}/signin?next={next}", backend.origin))
-        .await
-        .unwrap();
+    browser.open(backend, &format!("/signin?next={next}")).await;
     browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
     browser.wait_for_location(path).await;
     browser.wait_text("strong", DEMO_USER).await;
+}
+
+/// A fresh backend (refresh lifetime 10 min) and browser, signed in on a loaded /items.
+async fn signed_in_on_items(access_lifetime_s: u32) -> (Backend, Browser) {
+    let backend = Backend::start(Lifetimes {
+        access: access_lifetime_s,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    signed_in_at(&backend, &browser, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    (backend, browser)
 }
 
 /// Waits until the server has answered `n` API calls with `status` (since the last reset).
@@ -77,13 +85,7 @@ async fn assert_clean_console(browser: &Browser, tokens_seen: &[String]) {
 #[tokio::test]
 async fn bursts_at_expiry_share_one_refresh_round_after_round() {
     const ROUNDS: u64 = 20;
-    let backend = Backend::start(Lifetimes {
-        access: 2,
-        refresh: 600,
-    });
-    let browser = Browser::start().await;
-    signed_in_at(&backend, &browser, "/items").await;
-    browser.wait_text("span", "Yogurt").await;
+    let (backend, browser) = signed_in_on_items(2).await;
     let mut seen_tokens = Vec::new();
 
     // Timers held: the background refresh does not run, so every burst meets an
@@ -128,21 +130,11 @@ async fn bursts_at_expiry_share_one_refresh_round_after_round() {
 
 #[tokio::test]
 async fn two_tabs_at_expiry_refresh_once_between_them() {
-    let backend = Backend::start(Lifetimes {
-        access: 2,
-        refresh: 600,
-    });
-    let browser = Browser::start().await;
-    signed_in_at(&backend, &browser, "/items").await;
-    browser.wait_text("span", "Yogurt").await;
+    let (backend, browser) = signed_in_on_items(2).await;
     browser.hold_timers().await;
     let first_tab = browser.client.window().await.unwrap();
     let second_tab = browser.open_tab().await;
-    browser
-        .client
-        .goto(&format!("{}/items", backend.origin))
-        .await
-        .unwrap();
+    browser.open(&backend, "/items").await;
     browser.wait_text("span", "Yogurt").await;
     browser.hold_timers().await;
 
@@ -187,13 +179,7 @@ async fn two_tabs_at_expiry_refresh_once_between_them() {
 
 #[tokio::test]
 async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
-    let backend = Backend::start(Lifetimes {
-        access: 300,
-        refresh: 600,
-    });
-    let browser = Browser::start().await;
-    signed_in_at(&backend, &browser, "/items").await;
-    browser.wait_text("span", "Yogurt").await;
+    let (backend, browser) = signed_in_on_items(300).await;
     sleep_s(1.1).await; // the current token's `iat` is now before the switch's second
 
     // The server stops accepting the current access token (as after a signing-key
@@ -233,13 +219,7 @@ async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
 
 #[tokio::test]
 async fn a_refresh_answered_401_ends_the_session_once_and_signin_stays_quiet() {
-    let backend = Backend::start(Lifetimes {
-        access: 2,
-        refresh: 600,
-    });
-    let browser = Browser::start().await;
-    signed_in_at(&backend, &browser, "/items").await;
-    browser.wait_text("span", "Yogurt").await;
+    let (backend, browser) = signed_in_on_items(2).await;
     browser.hold_timers().await;
     sleep_s(2.4).await;
     backend.reset_counts();
@@ -271,13 +251,7 @@ async fn a_refresh_answered_401_ends_the_session_once_and_signin_stays_quiet() {
 #[tokio::test]
 async fn the_session_is_refreshed_in_the_background_before_the_access_token_expires() {
     const ACCESS_S: f64 = 4.0;
-    let backend = Backend::start(Lifetimes {
-        access: 4,
-        refresh: 600,
-    });
-    let browser = Browser::start().await;
-    signed_in_at(&backend, &browser, "/items").await;
-    browser.wait_text("span", "Yogurt").await;
+    let (backend, browser) = signed_in_on_items(4).await;
     let signed_in_at_s = backend
         .events()
         .iter()
@@ -365,13 +339,7 @@ async fn a_skewed_client_clock_keeps_the_session_without_a_refresh_storm() {
 
 #[tokio::test]
 async fn faults_keep_the_tokens_show_a_connection_problem_and_recover() {
-    let backend = Backend::start(Lifetimes {
-        access: 300,
-        refresh: 600,
-    });
-    let browser = Browser::start().await;
-    signed_in_at(&backend, &browser, "/items").await;
-    browser.wait_text("span", "Yogurt").await;
+    let (backend, browser) = signed_in_on_items(300).await;
 
     let problem_then_recovery = |what: &'static str| {
         let browser = &browser;
@@ -574,11 +542,7 @@ async fn odd_stored_state_gives_one_refresh_or_a_clean_sign_in_never_a_crash() {
             .set_local_storage(REFRESH_KEY, stored_refresh.as_deref())
             .await;
         backend.reset_counts();
-        browser
-            .client
-            .goto(&format!("{}/items", backend.origin))
-            .await
-            .unwrap();
+        browser.open(&backend, "/items").await;
         if survives {
             browser.wait_text("span", "Yogurt").await;
             assert_eq!(
@@ -608,11 +572,7 @@ async fn bad_token_responses_store_nothing_half_way() {
         refresh: 600,
     });
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}/signin", backend.origin))
-        .await
-        .unwrap();
+    browser.open(&backend, "/signin").await;
     for mode in [
         "200-empty",
         "200-not-json",

@@ -20,11 +20,7 @@ async fn sign_in_survives_access_expiry_with_one_refresh_then_ends_at_refresh_ex
     let browser = Browser::start().await;
 
     // A protected page without a session goes to /signin with `next`.
-    browser
-        .client
-        .goto(&format!("{}/items", backend.origin))
-        .await
-        .unwrap();
+    browser.open(&backend, "/items").await;
     browser.wait_for_location("/signin?next=%2Fitems").await;
     assert_eq!(
         backend.count_status_under("/api/", 401) + backend.count_status_under("/api/", 200),
@@ -126,11 +122,7 @@ async fn sign_out_erases_the_session_and_blacklists_the_refresh_token() {
     });
     let browser = Browser::start().await;
 
-    browser
-        .client
-        .goto(&format!("{}/signin", backend.origin))
-        .await
-        .unwrap();
+    browser.open(&backend, "/signin").await;
     browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
     browser.wait_for_location("/").await;
     browser.wait_text("strong", DEMO_USER).await;
@@ -163,11 +155,7 @@ async fn sign_out_erases_the_session_and_blacklists_the_refresh_token() {
     );
 
     // The protected pages are gone: visiting one asks for a sign-in again.
-    browser
-        .client
-        .goto(&format!("{}/items", backend.origin))
-        .await
-        .unwrap();
+    browser.open(&backend, "/items").await;
     browser.wait_for_location("/signin?next=%2Fitems").await;
     browser.close().await;
 }
