@@ -57,10 +57,9 @@ impl Config {
             blacklist_path: setting!("TOKEN_BLACKLIST_PATH", "/auth/token/blacklist/"),
             username_field: setting!("USERNAME_FIELD", "username"),
             auth_scheme: setting!("AUTH_HEADER_TYPE", "Bearer"),
-            request_timeout_ms: match setting!("REQUEST_TIMEOUT_MS", "8000").parse() {
-                Ok(ms) => ms,
-                Err(_) => 8_000,
-            },
+            request_timeout_ms: setting!("REQUEST_TIMEOUT_MS", "8000")
+                .parse()
+                .unwrap_or(8_000),
         }
     }
 

@@ -12,6 +12,7 @@ use yew_router::prelude::*;
 use crate::client::{ApiClient, EndReason, Session};
 use crate::core::response::ApiError;
 use crate::routes::Route;
+use crate::storage::OtherTabsWatch;
 
 /// What every page can read: the session and the client to call the API with.
 #[derive(Clone, PartialEq)]
@@ -62,7 +63,15 @@ pub fn session_provider(props: &SessionProviderProps) -> Html {
     {
         let dispatcher = state.dispatcher();
         use_effect_with(client.clone(), move |client| {
-            client.on_session_change(move |session| dispatcher.dispatch(session));
+            client.on_session_change({
+                let dispatcher = dispatcher.clone();
+                move |session| dispatcher.dispatch(session)
+            });
+            // A sign-out (or sign-in) in another tab shows here at once, not only at
+            // this tab's next request.
+            let client = client.clone();
+            let watch = OtherTabsWatch::start(move || dispatcher.dispatch(client.session()));
+            move || drop(watch)
         });
     }
     let active = matches!(state.0, Session::Active { .. });

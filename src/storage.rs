@@ -103,3 +103,31 @@ fn web_lock_request() -> Option<(JsValue, Function)> {
         .ok()?;
     Some((locks, request))
 }
+
+/// Listens for changes another tab of this origin makes to localStorage (a sign-in, a
+/// sign-out, a refresh there); the browser does not report a tab's own writes.  The
+/// listener is removed when this is dropped.
+pub struct OtherTabsWatch {
+    window: web_sys::Window,
+    listener: Closure<dyn FnMut()>,
+}
+
+impl OtherTabsWatch {
+    /// Calls `on_change` after every change another tab makes.  `None` outside a window.
+    pub fn start(on_change: impl FnMut() + 'static) -> Option<Self> {
+        let window = web_sys::window()?;
+        let listener = Closure::<dyn FnMut()>::new(on_change);
+        window
+            .add_event_listener_with_callback("storage", listener.as_ref().unchecked_ref())
+            .ok()?;
+        Some(Self { window, listener })
+    }
+}
+
+impl Drop for OtherTabsWatch {
+    fn drop(&mut self) {
+        let _ = self
+            .window
+            .remove_event_listener_with_callback("storage", self.listener.as_ref().unchecked_ref());
+    }
+}

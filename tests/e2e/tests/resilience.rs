@@ -178,6 +178,35 @@ async fn two_tabs_at_expiry_refresh_once_between_them() {
 }
 
 #[tokio::test]
+async fn signing_out_in_one_tab_signs_out_the_others_at_once() {
+    let (backend, browser) = signed_in_on_items(300).await;
+    let first_tab = browser.client.window().await.unwrap();
+    browser.open_tab().await;
+    browser.open(&backend, "/items").await;
+    browser.wait_text("span", "Yogurt").await;
+    backend.reset_counts();
+
+    browser
+        .wait_text("button", "Sign out")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_location("/signin").await;
+    browser.client.switch_to_window(first_tab).await.unwrap();
+    // Without any action there: the other tab's sign-out is seen through storage.
+    browser.wait_for_location("/signin?next=%2Fitems").await;
+    assert_eq!(tokens(&browser).await, (None, None));
+    assert_eq!(
+        backend.count_status_under("/api/", 200) + backend.count_status_under("/api/", 401),
+        0,
+        "the first tab made no request to notice: {}",
+        backend.counts()
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
     let (backend, browser) = signed_in_on_items(300).await;
     sleep_s(1.1).await; // the current token's `iat` is now before the switch's second
