@@ -2,6 +2,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::client::Session;
 use crate::core::next::sanitize_next;
 use crate::core::response::SignInError;
 use crate::routes::Route;
@@ -17,11 +18,28 @@ fn input_value(input: &NodeRef) -> String {
 /// `/signin`: the username + password form.  It makes no authenticated calls.
 #[function_component(SignInPage)]
 pub fn sign_in_page() -> Html {
-    let client = use_session().map(|context| context.client);
+    let context = use_session();
+    let signed_in = matches!(
+        context.as_ref().map(|context| &context.session),
+        Some(Session::Active { .. })
+    );
+    let client = context.map(|context| context.client);
     let navigator = use_navigator();
     let next = use_location()
         .and_then(|location| location.query::<SignInQuery>().ok())
         .and_then(|query| query.next);
+    // Whether the session started here or in another tab (or was already there), the
+    // user goes on to `next`.
+    use_effect_with(signed_in, {
+        let navigator = navigator.clone();
+        let next = next.clone();
+        move |signed_in| {
+            if let (true, Some(navigator)) = (*signed_in, navigator) {
+                let target = sanitize_next(next.as_deref(), "/signin");
+                navigator.replace(&Route::recognize(target).unwrap_or(Route::Home));
+            }
+        }
+    });
     let username = use_node_ref();
     let password = use_node_ref();
     let busy = use_state(|| false);
@@ -47,22 +65,11 @@ pub fn sign_in_page() -> Html {
             }
             busy.set(true);
             error.set(None);
-            let (password, busy, error, navigator, next) = (
-                password.clone(),
-                busy.clone(),
-                error.clone(),
-                navigator.clone(),
-                next.clone(),
-            );
+            let (password, busy, error) = (password.clone(), busy.clone(), error.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match client.sign_in(name.trim(), &secret).await {
-                    Ok(()) => {
-                        let target = sanitize_next(next.as_deref(), "/signin");
-                        let route = Route::recognize(target).unwrap_or(Route::Home);
-                        if let Some(navigator) = navigator {
-                            navigator.replace(&route);
-                        }
-                    }
+                    // The session context turns active, and the effect above moves on.
+                    Ok(()) => {}
                     Err(failure) => {
                         if failure == SignInError::InvalidCredentials {
                             if let Some(input) = password.cast::<HtmlInputElement>() {

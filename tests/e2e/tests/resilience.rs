@@ -207,6 +207,30 @@ async fn signing_out_in_one_tab_signs_out_the_others_at_once() {
 }
 
 #[tokio::test]
+async fn signing_in_in_one_tab_lets_a_waiting_sign_in_page_go_on() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    browser.open(&backend, "/signin?next=%2Fitems").await;
+    let waiting_tab = browser.client.window().await.unwrap();
+    browser.wait_text("button", "Sign in").await;
+
+    browser.open_tab().await;
+    signed_in_at(&backend, &browser, "/").await;
+    browser.client.switch_to_window(waiting_tab).await.unwrap();
+    browser.wait_for_location("/items").await;
+    browser.wait_text("span", "Yogurt").await;
+
+    // A signed-in user who opens the sign-in page goes straight on as well.
+    browser.open(&backend, "/signin?next=%2F").await;
+    browser.wait_for_location("/").await;
+    browser.wait_text("strong", DEMO_USER).await;
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
     let (backend, browser) = signed_in_on_items(300).await;
     sleep_s(1.1).await; // the current token's `iat` is now before the switch's second
