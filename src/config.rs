@@ -74,7 +74,7 @@ impl Config {
                     .strip_prefix(self.api_base.as_str())
                     .is_some_and(|rest| rest.starts_with('/'))
         };
-        if below_api(path_or_url) && !path_or_url.contains("/../") {
+        if below_api(path_or_url) && is_plain_path(&path_or_url[self.api_base.len()..]) {
             Destination::Api(path_or_url.to_owned())
         } else if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
             Destination::Elsewhere(path_or_url.to_owned())
@@ -86,9 +86,27 @@ impl Config {
     /// The URL of an API path, or `None` when `path` is not a plain path below the API base
     /// (an absolute or protocol-relative URL would carry the token to another origin).
     pub fn api_url(&self, path: &str) -> Option<String> {
-        let plain_path = path.starts_with('/') && !path.starts_with("//") && !path.contains('\\');
-        plain_path.then(|| [self.api_base.as_str(), path].concat())
+        is_plain_path(path).then(|| [self.api_base.as_str(), path].concat())
     }
+}
+
+/// Whether `path`, appended to the API base, can only name a URL below that base.
+///
+/// Browsers read URLs loosely: they drop tabs and line breaks anywhere (so `/\t/host`
+/// becomes the protocol-relative `//host`), treat `\` as `/`, and resolve `..` and `.`
+/// segments, percent-encoded or not.  Anything of that kind is refused rather than
+/// second-guessed.
+fn is_plain_path(path: &str) -> bool {
+    let path_part = path.split(['?', '#']).next().unwrap_or(path);
+    let is_dot_segment = |segment: &str| {
+        let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+        decoded == "." || decoded == ".."
+    };
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !path_part.split('/').any(is_dot_segment)
 }
 
 #[cfg(test)]
@@ -110,8 +128,49 @@ mod tests {
             "//evil.example/api/",
             "/\\evil.example",
             "api/me/",
+            "/\t/evil.example/x",
+            "/\n/evil.example/x",
+            "/\r/evil.example/x",
+            " //evil.example/x",
+            "/../admin/",
+            "/api/%2e%2e/admin/",
+            "/api/.%2E/admin/",
+            "/api/..",
+            "/api/./me/",
         ] {
             assert_eq!(config.api_url(other_origin), None, "path {other_origin:?}");
         }
+        // Dots inside a segment, and anything after `?`, are just data.
+        assert!(config.api_url("/api/items/a..b/?q=../x").is_some());
+    }
+
+    #[test]
+    fn absolute_urls_carry_credentials_only_when_plainly_below_the_base() {
+        let config = Config {
+            api_base: "https://example.com/api".into(),
+            ..Config::from_build_env()
+        };
+        assert_eq!(
+            config.destination("https://example.com/api/me/"),
+            Destination::Api("https://example.com/api/me/".into())
+        );
+        for outside in [
+            "https://example.com/api/../admin/",
+            "https://example.com/api/%2e%2e/admin/",
+            "https://example.com/api/.%2E/admin/",
+            "https://example.com/api/..",
+            "https://example.com/api/\t/x",
+            "https://example.com/apix/",
+            "https://example.com/api@evil.example/",
+        ] {
+            assert!(
+                !matches!(config.destination(outside), Destination::Api(_)),
+                "{outside:?}"
+            );
+        }
+        assert!(!matches!(
+            config.destination("/../admin/"),
+            Destination::Api(_)
+        ));
     }
 }

@@ -50,6 +50,16 @@ async fn wait_for_api_answers(backend: &Backend, status: u16, n: u64) {
     }
 }
 
+/// Waits until the items page shows its owner and every item's details.
+async fn wait_until_items_loaded(browser: &Browser) {
+    browser
+        .wait_xpath("//p[starts-with(normalize-space(), 'Items of ')]")
+        .await;
+    browser
+        .wait_xpath("//ul[@class='items'][li][not(.//span[contains(@class, 'muted')])]")
+        .await;
+}
+
 async fn click_reload(browser: &Browser) {
     browser
         .wait_text("button", "Reload")
@@ -183,7 +193,9 @@ async fn signing_out_in_one_tab_signs_out_the_others_at_once() {
     let first_tab = browser.client.window().await.unwrap();
     browser.open_tab().await;
     browser.open(&backend, "/items").await;
-    browser.wait_text("span", "Yogurt").await;
+    // Every call of this tab answered before counting starts, or its late answers would
+    // be taken for requests of the first tab.
+    wait_until_items_loaded(&browser).await;
     backend.reset_counts();
 
     browser
