@@ -5,11 +5,12 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use yew::prelude::*;
 use yew_router::prelude::*;
+use yew_router::query::Raw;
 
 use crate::client::{ApiClient, EndReason, Session};
+use crate::core::next::sign_in_query;
 use crate::core::response::ApiError;
 use crate::routes::Route;
 use crate::storage::OtherTabsWatch;
@@ -136,14 +137,6 @@ pub fn use_session() -> Option<SessionContext> {
     use_context::<SessionContext>()
 }
 
-/// The query of `/signin`.
-#[derive(Serialize, serde::Deserialize, Default, PartialEq, Debug)]
-pub struct SignInQuery {
-    /// Where to go after signing in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-}
-
 /// Props of [`RequireSession`].
 #[derive(Properties, PartialEq)]
 pub struct RequireSessionProps {
@@ -159,7 +152,8 @@ pub struct RequireSessionProps {
 pub fn require_session(props: &RequireSessionProps) -> Html {
     let session = use_session().map(|context| context.session);
     let navigator = use_navigator();
-    let path = use_location().map(|location| location.path().to_owned());
+    // The whole address within the app, so that sign-in returns to `/items?page=2` too.
+    let here = use_location().map(|location| [location.path(), location.query_str()].concat());
     let ended = match &session {
         Some(Session::Active { .. }) => None,
         Some(Session::Ended(reason)) => Some(*reason),
@@ -169,10 +163,11 @@ pub fn require_session(props: &RequireSessionProps) -> Html {
         if let (Some(reason), Some(navigator)) = (ended, navigator) {
             let next = match reason {
                 EndReason::SignedOut => None,
-                EndReason::NeverStarted | EndReason::Expired => path,
+                EndReason::NeverStarted | EndReason::Expired => here,
             };
             // Replace, so that Back does not return to a page that would redirect again.
-            let _ = navigator.replace_with_query(&Route::SignIn, &SignInQuery { next });
+            let query = sign_in_query(next.as_deref());
+            let _ = navigator.replace_with_query(&Route::SignIn, Raw(query.as_str()));
         }
     });
     match ended {

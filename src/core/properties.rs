@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::next::sanitize_next;
+use super::next::{next_from_query, sanitize_next, sign_in_query};
 use super::plan::{plan, refresh_due_in_ms, refresh_leeway_ms, session_user, Plan, StoredTokens};
 use super::response::{interpret_obtain, interpret_refresh, RefreshOutcome};
 use super::token::decode;
@@ -127,6 +127,13 @@ proptest! {
         prop_assert!(target.starts_with('/') && !target.starts_with("//"));
         prop_assert!(!target.contains('\\') && !target.chars().any(char::is_control));
         prop_assert!(target == next || target == "/");
+    }
+
+    #[test]
+    fn any_next_survives_the_sign_in_query(next in any::<String>(), junk in ".{0,20}") {
+        prop_assert_eq!(next_from_query(&sign_in_query(Some(&next))), Some(next));
+        // Whatever the query holds, reading it never panics.
+        let _ = next_from_query(&junk);
     }
 
     #[test]

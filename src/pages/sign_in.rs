@@ -1,12 +1,13 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 use yew_router::prelude::*;
+use yew_router::query::Raw;
 
 use crate::client::Session;
-use crate::core::next::sanitize_next;
+use crate::core::next::{next_from_query, sanitize_next};
 use crate::core::response::SignInError;
 use crate::routes::Route;
-use crate::session::{use_session, SignInQuery};
+use crate::session::use_session;
 
 fn input_value(input: &NodeRef) -> String {
     input
@@ -25,9 +26,7 @@ pub fn sign_in_page() -> Html {
     );
     let client = context.map(|context| context.client);
     let navigator = use_navigator();
-    let next = use_location()
-        .and_then(|location| location.query::<SignInQuery>().ok())
-        .and_then(|query| query.next);
+    let next = use_location().and_then(|location| next_from_query(location.query_str()));
     // Whether the session started here or in another tab (or was already there), the
     // user goes on to `next`.
     use_effect_with(signed_in, {
@@ -36,7 +35,10 @@ pub fn sign_in_page() -> Html {
         move |signed_in| {
             if let (true, Some(navigator)) = (*signed_in, navigator) {
                 let target = sanitize_next(next.as_deref(), "/signin");
-                navigator.replace(&Route::recognize(target).unwrap_or(Route::Home));
+                let target = target.split('#').next().unwrap_or(target);
+                let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                let route = Route::recognize(path).unwrap_or(Route::Home);
+                let _ = navigator.replace_with_query(&route, Raw(query));
             }
         }
     });
