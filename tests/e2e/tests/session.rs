@@ -167,16 +167,36 @@ async fn next_only_accepts_same_origin_paths() {
         refresh: 600,
     });
     let browser = Browser::start().await;
+    for foreign in [
+        "%2F%2Fevil.example%2Fx",
+        "https%3A%2F%2Fevil.example%2F",
+        "javascript%3Aalert(1)",
+        "%2F%5Cevil.example",
+    ] {
+        browser
+            .client
+            .goto(&format!("{}/signin?next={foreign}", backend.origin))
+            .await
+            .unwrap();
+        browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
+        browser.wait_for_location("/").await;
+        browser.wait_text("strong", DEMO_USER).await;
+        browser
+            .wait_text("button", "Sign out")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.wait_for_location("/signin").await;
+    }
+
+    // A same-origin page is kept whole, query included.
+    browser.open(&backend, "/items?sort=name").await;
     browser
-        .client
-        .goto(&format!(
-            "{}/signin?next=%2F%2Fevil.example%2Fx",
-            backend.origin
-        ))
-        .await
-        .unwrap();
+        .wait_for_location("/signin?next=%2Fitems%3Fsort%3Dname")
+        .await;
     browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
-    browser.wait_for_location("/").await;
-    browser.wait_text("strong", DEMO_USER).await;
+    browser.wait_for_location("/items?sort=name").await;
+    browser.wait_text("span", "Apples").await;
     browser.close().await;
 }
