@@ -120,6 +120,9 @@ pub enum Session {
     Ended(EndReason),
 }
 
+/// How many request timeouts a refresh waits for its answer before it counts as failed.
+const REFRESH_PATIENCE: u32 = 8;
+
 type SharedRefresh = Shared<RefreshWork>;
 type SessionListener = Rc<dyn Fn(Session)>;
 
@@ -535,14 +538,20 @@ impl ApiClient {
             authorization: None,
             json_body: Some(json_object(&[("refresh", &refresh)])),
         };
-        // No timeout here: if the server rotated the token, its answer is the only copy
-        // of the new refresh token.  Callers stop waiting after the timeout instead.
-        let response = self
-            .inner
-            .transport
-            .send(request)
-            .await
-            .map_err(|Unreachable| ApiError::Unreachable)?;
+        // Callers stop waiting after the request timeout, but the refresh waits far longer:
+        // if the server rotated the token, its answer is the only copy of the new refresh
+        // token.  It does give up in the end, or one stuck connection would hold every
+        // later request (and, through the lock, every tab) forever.
+        let answer_limit_ms = config.request_timeout_ms.saturating_mul(REFRESH_PATIENCE);
+        let response = match select(
+            self.inner.transport.send(request),
+            self.inner.clock.sleep(answer_limit_ms),
+        )
+        .await
+        {
+            Either::Left((response, _)) => response.map_err(|Unreachable| ApiError::Unreachable)?,
+            Either::Right(((), _)) => return Err(ApiError::Unreachable),
+        };
 
         // While we waited, the user may have signed out, or another tab refreshed: the
         // stored state is newer than our answer and wins.

@@ -213,14 +213,23 @@ impl TokenStore for MemoryStore {
 struct FakeClock {
     server_now_ms: Rc<Cell<i64>>,
     skew_ms: Rc<Cell<i64>>,
+    /// Waits up to the request timeout (a caller giving up) end at once when set.
     timeouts_fire: Rc<Cell<bool>>,
+    /// Longer waits (the limit on a refresh's answer) end at once when set.
+    long_waits_fire: Rc<Cell<bool>>,
+    request_timeout_ms: u32,
 }
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
         self.server_now_ms.get() + self.skew_ms.get()
     }
-    fn sleep(&self, _ms: u32) -> LocalBoxFuture<'static, ()> {
-        if self.timeouts_fire.get() {
+    fn sleep(&self, ms: u32) -> LocalBoxFuture<'static, ()> {
+        let fires = if ms > self.request_timeout_ms {
+            self.long_waits_fire.get()
+        } else {
+            self.timeouts_fire.get()
+        };
+        if fires {
             Box::pin(OnTheWire(false))
         } else {
             Box::pin(futures::future::pending())
@@ -232,6 +241,7 @@ struct Harness {
     now_ms: Rc<Cell<i64>>,
     skew_ms: Rc<Cell<i64>>,
     timeouts_fire: Rc<Cell<bool>>,
+    long_waits_fire: Rc<Cell<bool>>,
     server: Rc<FakeSimplejwt>,
     store: Rc<MemoryStore>,
     client: ApiClient,
@@ -251,7 +261,14 @@ impl Harness {
         let store = Rc::new(MemoryStore::default());
         let skew_ms = Rc::new(Cell::new(0));
         let timeouts_fire = Rc::new(Cell::new(false));
-        let client = Self::client_over(&server, &store, &now_ms, &skew_ms, &timeouts_fire);
+        let long_waits_fire = Rc::new(Cell::new(false));
+        let client = Self::client_over(
+            &server,
+            &store,
+            &now_ms,
+            &skew_ms,
+            [&timeouts_fire, &long_waits_fire],
+        );
         let sessions = Rc::new(RefCell::new(Vec::new()));
         let seen = sessions.clone();
         client.on_session_change(move |session| seen.borrow_mut().push(session));
@@ -259,6 +276,7 @@ impl Harness {
             now_ms,
             skew_ms,
             timeouts_fire,
+            long_waits_fire,
             server,
             store,
             client,
@@ -271,7 +289,7 @@ impl Harness {
         store: &Rc<MemoryStore>,
         now_ms: &Rc<Cell<i64>>,
         skew_ms: &Rc<Cell<i64>>,
-        timeouts_fire: &Rc<Cell<bool>>,
+        [timeouts_fire, long_waits_fire]: [&Rc<Cell<bool>>; 2],
     ) -> ApiClient {
         let config = Config {
             api_base: String::new(),
@@ -281,6 +299,8 @@ impl Harness {
             server_now_ms: now_ms.clone(),
             skew_ms: skew_ms.clone(),
             timeouts_fire: timeouts_fire.clone(),
+            long_waits_fire: long_waits_fire.clone(),
+            request_timeout_ms: config.request_timeout_ms,
         };
         ApiClient::new(
             config,
@@ -297,7 +317,7 @@ impl Harness {
             &self.store,
             &self.now_ms,
             &self.skew_ms,
-            &self.timeouts_fire,
+            [&self.timeouts_fire, &self.long_waits_fire],
         )
     }
 
@@ -813,4 +833,71 @@ fn request_bodies_are_json_with_escaped_values() {
         json_object(&[("username", "a\"b"), ("password", "p\\w")]),
         r#"{"username":"a\"b","password":"p\\w"}"#
     );
+}
+
+#[test]
+fn a_corrected_client_clock_does_not_end_a_live_session() {
+    let h = Harness::new(true);
+    // The device clock is two days behind at sign-in (a dead battery, a restored VM) ...
+    h.skew_ms.set(-2 * 86_400 * 1000);
+    block_on(h.client.sign_in("demo", "right")).unwrap();
+    assert!(matches!(h.client.session(), Session::Active { .. }));
+    // ... and is then corrected, while the refresh token still has most of a day.
+    h.skew_ms.set(0);
+    h.advance_s(60);
+    assert!(
+        matches!(h.client.session(), Session::Active { .. }),
+        "{:?}",
+        h.client.session()
+    );
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+    assert_eq!(h.refresh_calls(), 1, "the server is asked, and says yes");
+}
+
+#[test]
+fn a_padded_stored_token_never_reaches_the_authorization_header() {
+    let pads: [fn(&str) -> String; 3] = [
+        |t| format!("\n{t}"),
+        |t| format!("\r\n{t}"),
+        |t| format!("{t}\u{2028}"),
+    ];
+    for pad in pads {
+        let h = Harness::signed_in(true);
+        let mut stored = h.store.load();
+        stored.access = stored.access.as_deref().map(pad);
+        *h.store.0.borrow_mut() = stored;
+        assert!(block_on(h.client.get("/api/me/")).is_ok());
+        for request in &h.server.state.borrow().requests {
+            if let Some(header) = &request.authorization {
+                assert!(
+                    header.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+                    "{header:?}"
+                );
+            }
+        }
+        assert_eq!(
+            h.refresh_calls(),
+            1,
+            "an unreadable access token is replaced"
+        );
+    }
+}
+
+#[test]
+fn a_refresh_that_never_answers_is_given_up_so_the_session_recovers() {
+    let h = Harness::signed_in(true);
+    h.advance_s(ACCESS_LIFETIME_S + 1);
+    h.timeouts_fire.set(true);
+    h.long_waits_fire.set(true);
+    h.server.state.borrow_mut().hold = true;
+    assert_eq!(
+        block_on(h.client.get("/api/me/")),
+        Err(ApiError::Unreachable)
+    );
+    // That refresh is never answered (a stuck connection); the network is fine again.
+    let _never_answered = std::mem::take(&mut h.server.state.borrow_mut().held);
+    h.server.state.borrow_mut().hold = false;
+    assert!(block_on(h.client.get("/api/me/")).is_ok());
+    assert!(matches!(h.client.session(), Session::Active { .. }));
+    assert_eq!(h.refresh_calls(), 1, "one refresh answered: the second one");
 }

@@ -61,13 +61,19 @@ pub fn usable_access(stored: &StoredTokens, now_ms: i64) -> Option<&str> {
 }
 
 /// The refresh token and its claims, when it is readable, of the right kind and unexpired.
+///
+/// `now_ms` is the server's estimated time (local clock plus the stored offset).  The
+/// token counts as expired only when it is by that estimate *and* by the local clock: an
+/// offset learnt before the device clock was corrected must not end a session the server
+/// would still accept, and erring the other way costs at most one refresh answered 401.
 pub fn live_refresh(stored: &StoredTokens, now_ms: i64) -> Result<(&str, TokenInfo), NoSession> {
     let refresh = stored.refresh.as_deref().ok_or(NoSession::NoTokens)?;
     let info = decode(refresh).map_err(|_| NoSession::NoTokens)?;
     if !info.may_be("refresh") {
         return Err(NoSession::NoTokens);
     }
-    if now_ms >= info.expires_at_ms {
+    let local_now_ms = now_ms.saturating_sub(stored.clock_offset_ms);
+    if now_ms.min(local_now_ms) >= info.expires_at_ms {
         return Err(NoSession::RefreshExpired);
     }
     Ok((refresh, info))
@@ -228,6 +234,34 @@ mod tests {
             plan(&tokens, NOW + 86_000_000),
             Plan::SignedOut(NoSession::RefreshExpired)
         );
+    }
+
+    #[test]
+    fn a_refresh_token_expires_by_both_clocks_or_not_at_all() {
+        let mut tokens = live_pair();
+        let after_refresh_exp = NOW + 86_001_000;
+        // The offset says the server is two days ahead, but the local clock (since
+        // corrected) says the refresh token still has a day: ask the server.
+        tokens.clock_offset_ms = 2 * 86_400_000;
+        assert!(matches!(
+            plan(&tokens, NOW + tokens.clock_offset_ms),
+            Plan::Refresh(_)
+        ));
+        // Past `exp` by both clocks: over.
+        assert_eq!(
+            plan(&tokens, after_refresh_exp + tokens.clock_offset_ms),
+            Plan::SignedOut(NoSession::RefreshExpired)
+        );
+        // Local clock ahead (negative offset): the server's estimate decides.
+        tokens.clock_offset_ms = -600_000;
+        assert_eq!(
+            plan(&tokens, after_refresh_exp),
+            Plan::SignedOut(NoSession::RefreshExpired)
+        );
+        assert!(matches!(
+            plan(&tokens, NOW),
+            Plan::Refresh(_) | Plan::UseAccess(_)
+        ));
     }
 
     #[test]

@@ -81,8 +81,12 @@ impl<'de> Deserialize<'de> for UserId {
 }
 
 /// Decodes a token's claims.  Never panics, whatever the input.
+///
+/// Only the token exactly as given is read (no trimming): a token that decodes is made of
+/// base64url parts and dots alone, so it is always safe to put in an `Authorization`
+/// header (a line break or odd space there makes `fetch` throw).
 pub fn decode(token: &str) -> Result<TokenInfo, TokenError> {
-    let untrusted = UntrustedToken::new(token.trim()).map_err(|_| TokenError::Malformed)?;
+    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
     let claims = untrusted
         .deserialize_claims_unchecked::<SimplejwtClaims>()
         .map_err(|_| TokenError::Malformed)?;
@@ -192,5 +196,15 @@ pub(crate) mod tests {
             decode(&token_with_claims(r#"{"user_id":"1"}"#)),
             Err(TokenError::NoExpiry)
         );
+        let good = simplejwt_token("access", 1, 2);
+        for padded in [
+            format!(" {good}"),
+            format!("{good}\n"),
+            format!("\r\n{good}"),
+            format!("{good}\u{2028}"),
+            good.replacen('.', ".\t", 1),
+        ] {
+            assert_eq!(decode(&padded), Err(TokenError::Malformed), "{padded:?}");
+        }
     }
 }
