@@ -533,6 +533,16 @@ impl Browser {
             .expect("type password + Enter");
     }
 
+    /// Presses "Sign out" and waits for the sign-in page (without `next`).
+    pub async fn sign_out(&self) {
+        self.wait_text("button", "Sign out")
+            .await
+            .click()
+            .await
+            .expect("click Sign out");
+        self.wait_for_location("/signin").await;
+    }
+
     /// The current URL's path and query, e.g. `/signin?next=%2Fitems`.
     pub async fn path_and_query(&self) -> String {
         let url = self.client.current_url().await.expect("current URL");

@@ -198,13 +198,7 @@ async fn signing_out_in_one_tab_signs_out_the_others_at_once() {
     wait_until_items_loaded(&browser).await;
     backend.reset_counts();
 
-    browser
-        .wait_text("button", "Sign out")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser.wait_for_location("/signin").await;
+    browser.sign_out().await;
     browser.client.switch_to_window(first_tab).await.unwrap();
     // Without any action there: the other tab's sign-out is seen through storage.
     browser.wait_for_location("/signin?next=%2Fitems").await;
@@ -707,26 +701,14 @@ async fn sign_out_completes_even_when_the_blacklist_call_fails_and_the_old_token
     // The blacklist endpoint fails: the sign-out still happens locally.
     signed_in_at(&backend, &browser, "/").await;
     backend.fault("/auth/token/blacklist/", "500", 1);
-    browser
-        .wait_text("button", "Sign out")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser.wait_for_location("/signin").await;
+    browser.sign_out().await;
     assert_eq!(tokens(&browser).await, (None, None));
 
     // It works: the server now rejects the old refresh token.
     signed_in_at(&backend, &browser, "/").await;
     let (_, refresh) = tokens(&browser).await;
     let refresh = refresh.expect("signed in");
-    browser
-        .wait_text("button", "Sign out")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser.wait_for_location("/signin").await;
+    browser.sign_out().await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while backend.count_with_status("POST /auth/token/blacklist/", 200) == 0 {
         assert!(Instant::now() < deadline, "{}", backend.counts());

@@ -127,13 +127,7 @@ async fn sign_out_erases_the_session_and_blacklists_the_refresh_token() {
     browser.wait_for_location("/").await;
     browser.wait_text("strong", DEMO_USER).await;
 
-    browser
-        .wait_text("button", "Sign out")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser.wait_for_location("/signin").await;
+    browser.sign_out().await;
     let stored: serde_json::Value = browser
         .client
         .execute("return [localStorage.getItem('yew-simplejwt.access'), localStorage.getItem('yew-simplejwt.refresh')]", vec![])
@@ -181,13 +175,7 @@ async fn next_only_accepts_same_origin_paths() {
         browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
         browser.wait_for_location("/").await;
         browser.wait_text("strong", DEMO_USER).await;
-        browser
-            .wait_text("button", "Sign out")
-            .await
-            .click()
-            .await
-            .unwrap();
-        browser.wait_for_location("/signin").await;
+        browser.sign_out().await;
     }
 
     // A same-origin page is kept whole, query included.
