@@ -16,14 +16,13 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{Config, Destination};
 use crate::core::plan::{
-    clock_offset_ms, live_refresh, plan, refresh_due_in_ms, session_user, usable_access, NoSession,
-    Plan, StoredTokens,
+    clock_offset_from_answer, live_refresh, plan, refresh_due_in_ms, session_user, usable_access,
+    NoSession, Plan, StoredTokens,
 };
 use crate::core::response::{
     interpret_api, interpret_obtain, interpret_refresh, ApiError, ApiOutcome, RefreshOutcome,
     SignInError,
 };
-use crate::core::token::decode;
 
 /// HTTP methods the client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,9 +238,20 @@ impl ApiClient {
             .saturating_add(stored.clock_offset_ms)
     }
 
-    fn save_tokens(&self, access: &str, refresh: &str) {
+    /// Stores the tokens of one answer with the clock offset learnt from them.
+    /// `received` holds the answer's tokens; `sent_refresh` and `previous_offset_ms`
+    /// describe the pair a refresh replaces (`None` and 0 for a sign-in).
+    fn save_tokens(
+        &self,
+        access: &str,
+        refresh: &str,
+        received: &[&str],
+        sent_refresh: Option<&str>,
+        previous_offset_ms: i64,
+    ) {
         let local_now = self.inner.clock.now_ms();
-        let offset = decode(access).map_or(0, |info| clock_offset_ms(&info, local_now));
+        let offset =
+            clock_offset_from_answer(received, sent_refresh, previous_offset_ms, local_now);
         self.inner.store.save(access, refresh, offset);
     }
 
@@ -299,7 +309,13 @@ impl ApiClient {
             .await
             .map_err(|_| SignInError::Unreachable)?;
         let pair = interpret_obtain(response.status, &response.body)?;
-        self.save_tokens(&pair.access, &pair.refresh);
+        self.save_tokens(
+            &pair.access,
+            &pair.refresh,
+            &[&pair.access, &pair.refresh],
+            None,
+            0,
+        );
         self.notify(self.session());
         Ok(())
     }
@@ -568,7 +584,15 @@ impl ApiClient {
                 refresh: rotated,
             } => {
                 // Rotation off: the server sends no refresh token and the current one stays.
-                self.save_tokens(&access, rotated.as_deref().unwrap_or(&refresh));
+                let mut received = vec![access.as_str()];
+                received.extend(rotated.as_deref());
+                self.save_tokens(
+                    &access,
+                    rotated.as_deref().unwrap_or(&refresh),
+                    &received,
+                    Some(&refresh),
+                    now_stored.clock_offset_ms,
+                );
                 Ok(access)
             }
             RefreshOutcome::Rejected => {

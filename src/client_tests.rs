@@ -11,6 +11,7 @@ use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 
 use super::*;
+use crate::core::token::decode;
 use crate::core::token::tests::token_with_claims;
 
 const START_MS: i64 = 1_800_000_000_000;
@@ -900,4 +901,89 @@ fn a_refresh_that_never_answers_is_given_up_so_the_session_recovers() {
     assert!(block_on(h.client.get("/api/me/")).is_ok());
     assert!(matches!(h.client.session(), Session::Active { .. }));
     assert_eq!(h.refresh_calls(), 1, "one refresh answered: the second one");
+}
+
+/// simplejwt 5.0 to 5.4 (before its PR #888) copy the sent refresh token's `iat` into the
+/// access token the refresh endpoint makes.  This transport re-mints refreshed access
+/// tokens that way.
+struct IatCopyingTransport(Rc<FakeSimplejwt>);
+
+impl Transport for IatCopyingTransport {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> LocalBoxFuture<'static, Result<HttpResponse, Unreachable>> {
+        let server = self.0.clone();
+        let answer = FakeTransport(server.clone()).send(request.clone());
+        Box::pin(async move {
+            let mut response = answer.await?;
+            if request.url == "/auth/token/refresh/" && response.status == 200 {
+                let sent: serde_json::Value =
+                    serde_json::from_str(request.json_body.as_deref().unwrap()).unwrap();
+                let sent_iat_s = decode(sent["refresh"].as_str().unwrap())
+                    .unwrap()
+                    .issued_at_ms
+                    .unwrap()
+                    / 1000;
+                let mut body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+                let exp_s = decode(body["access"].as_str().unwrap())
+                    .unwrap()
+                    .expires_at_ms
+                    / 1000;
+                let old_style = token_with_claims(&format!(
+                    r#"{{"token_type":"access","exp":{exp_s},"iat":{sent_iat_s},"jti":"copied{exp_s}","user_id":"7"}}"#
+                ));
+                server
+                    .state
+                    .borrow_mut()
+                    .live_access
+                    .insert(old_style.clone());
+                body["access"] = serde_json::Value::String(old_style);
+                response.body = body.to_string();
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[test]
+fn access_tokens_with_a_copied_iat_are_still_refreshed_before_expiry() {
+    for rotate in [true, false] {
+        let h = Harness::new(rotate);
+        let client = ApiClient::new(
+            h.client.config().clone(),
+            Rc::new(IatCopyingTransport(h.server.clone())),
+            h.store.clone(),
+            Rc::new(FakeClock {
+                server_now_ms: h.now_ms.clone(),
+                skew_ms: h.skew_ms.clone(),
+                timeouts_fire: h.timeouts_fire.clone(),
+                long_waits_fire: h.long_waits_fire.clone(),
+                request_timeout_ms: 8_000,
+            }),
+        );
+        block_on(client.sign_in("demo", "right")).unwrap();
+        // At expiry: one refresh on the request path; the new access token lives 300 s.
+        h.advance_s(ACCESS_LIFETIME_S + 1);
+        assert!(block_on(client.get("/api/me/")).is_ok());
+        assert_eq!(h.refresh_calls(), 1, "rotate {rotate}");
+        for round in 2..=4 {
+            // 4 s before the new token's exp the background refresh is due ...
+            h.advance_s(ACCESS_LIFETIME_S - 4);
+            assert_eq!(client.refresh_due_in_ms(), Some(0), "rotate {rotate}");
+            // ... and a request then refreshes first instead of earning a 401.
+            let before = h.server.state.borrow().requests.len();
+            assert!(block_on(client.get("/api/me/")).is_ok());
+            let urls: Vec<String> = h.server.state.borrow().requests[before..]
+                .iter()
+                .map(|request| request.url.clone())
+                .collect();
+            assert_eq!(
+                urls,
+                ["/auth/token/refresh/", "/api/me/"],
+                "rotate {rotate}"
+            );
+            assert_eq!(h.refresh_calls(), round, "rotate {rotate}");
+        }
+    }
 }

@@ -105,6 +105,35 @@ pub fn clock_offset_ms(fresh_token: &TokenInfo, local_now_ms: i64) -> i64 {
         .map_or(0, |iat| (iat + 1_000).saturating_sub(local_now_ms))
 }
 
+/// The clock offset to keep with the tokens of one answer (`received`: its access token,
+/// and its refresh token when there is one).
+///
+/// Every token's `iat` is at most the server's time when the answer left, so the token
+/// with the latest `iat` gives the best estimate.  simplejwt 5.0 to 5.4 copied the sent
+/// refresh token's `iat` into the access token made by the refresh endpoint (fixed in
+/// simplejwt PR #888): that `iat` is as old as the sign-in or the last rotation, and
+/// believing it would put the server's clock minutes or hours in the past (no refresh
+/// before expiry, a 401 and a retry at every expiry).  So an `iat` equal to the sent
+/// refresh token's is not learnt from; with no fresh `iat` at all the previous offset
+/// stays.  `sent_refresh` is `None` for a sign-in, whose tokens are all fresh.
+pub fn clock_offset_from_answer(
+    received: &[&str],
+    sent_refresh: Option<&str>,
+    previous_offset_ms: i64,
+    local_now_ms: i64,
+) -> i64 {
+    let copied_iat = sent_refresh
+        .and_then(|token| decode(token).ok())
+        .and_then(|info| info.issued_at_ms);
+    received
+        .iter()
+        .filter_map(|token| decode(token).ok())
+        .filter(|info| info.issued_at_ms.is_some() && info.issued_at_ms != copied_iat)
+        .map(|info| clock_offset_ms(&info, local_now_ms))
+        .max()
+        .unwrap_or(previous_offset_ms)
+}
+
 /// Milliseconds of server time until the access token should be refreshed: 0 when
 /// that is now, `None` when there is no live session to keep.
 pub fn refresh_due_in_ms(stored: &StoredTokens, now_ms: i64) -> Option<i64> {
@@ -284,6 +313,37 @@ mod tests {
             clock_offset_ms(&decode_info(&token_with_claims(r#"{"exp":1}"#)), NOW),
             0
         );
+    }
+
+    #[test]
+    fn a_stale_copied_iat_is_not_learnt_from() {
+        let sent = simplejwt_token("refresh", NOW_S - 3_600, NOW_S + 80_000);
+        // simplejwt < 5.5: the new access token carries the sent refresh token's iat.
+        let copied = simplejwt_token("access", NOW_S - 3_600, NOW_S + 300);
+        let rotated = simplejwt_token("refresh", NOW_S, NOW_S + 86_400);
+        // Rotation on: the rotated refresh token's fresh iat wins.
+        assert_eq!(
+            clock_offset_from_answer(&[&copied, &rotated], Some(&sent), 42, NOW),
+            1_000
+        );
+        // Rotation off: nothing fresh, the previous offset stays.
+        assert_eq!(
+            clock_offset_from_answer(&[&copied], Some(&sent), 42, NOW),
+            42
+        );
+        // Current simplejwt: a fresh access iat is learnt from, whatever came before.
+        let fresh = simplejwt_token("access", NOW_S + 120, NOW_S + 420);
+        assert_eq!(
+            clock_offset_from_answer(&[&fresh], Some(&sent), 42, NOW),
+            121_000
+        );
+        // A sign-in learns from its tokens; issuers without iat leave the offset alone.
+        assert_eq!(
+            clock_offset_from_answer(&[&fresh, &rotated], None, 0, NOW),
+            121_000
+        );
+        let no_iat = token_with_claims(r#"{"exp":1}"#);
+        assert_eq!(clock_offset_from_answer(&[&no_iat], None, 0, NOW), 0);
     }
 
     #[test]
