@@ -53,10 +53,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 
+AUTHENTICATION_CLASSES = ["rest_framework_simplejwt.authentication.JWTAuthentication"]
+# Many projects list SessionAuthentication first.  DRF then answers a refused token with
+# 403 instead of 401 (no WWW-Authenticate header); the tests check the client copes.
+if os.environ.get("SESSION_AUTH_FIRST") == "1":
+    AUTHENTICATION_CLASSES.insert(0, "rest_framework.authentication.SessionAuthentication")
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": AUTHENTICATION_CLASSES,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,

@@ -8,7 +8,8 @@ misbehave on demand:
 - POST /__test__/fault/ {"path", "mode", "times", "seconds"} makes the next `times`
   requests to `path` fail in a given way (see FAULTS);
 - POST /__test__/reject-access/ {"mode": "issued-before-now" | "all" | "off"} makes
-  /api/ reject access tokens the way simplejwt does when its signing key changed;
+  /api/ reject access tokens as if the signing key had changed (their signature is
+  spoilt before simplejwt checks them, so the refusal is simplejwt's own);
 - GET /__test__/echo-auth/ tells whether the request carried an Authorization header.
 
 The same switch lets the server hand out a built app (SPA_DIST_DIR), so the end-to-end
@@ -32,12 +33,6 @@ _counts = Counter()
 _events = []
 _faults = {}  # path -> {"mode", "times", "seconds"}
 _reject_access = {"mode": "off", "cutoff": 0.0}
-
-NOT_VALID = {
-    "detail": "Given token not valid for any token type",
-    "code": "token_not_valid",
-    "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}],
-}
 
 
 def _json(status, body):
@@ -87,6 +82,15 @@ def _bearer_issued_at(request):
         return None
 
 
+def _spoil_signature(request):
+    """Makes the bearer token look signed with another key, as after a key change."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if "." in header:
+        head, signature = header.rsplit(".", 1)
+        tail = "BB" if signature.endswith("AA") else "AA"
+        request.META["HTTP_AUTHORIZATION"] = f"{head}.{signature[:-2]}{tail}"
+
+
 def _access_rejected(request):
     if not request.path.startswith("/api/"):
         return False
@@ -120,7 +124,10 @@ class TestHooksMiddleware:
         if fault:
             response = _fault_response(fault, request, self.get_response)
         elif rejected:
-            response = _json(401, NOT_VALID)
+            # simplejwt itself refuses the token, with the status and body this server's
+            # DRF settings give (401, or 403 with SessionAuthentication listed first).
+            _spoil_signature(request)
+            response = self.get_response(request)
         else:
             response = self.get_response(request)
         key = f"{request.method} {request.path} {response.status_code}"

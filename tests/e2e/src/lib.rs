@@ -82,6 +82,12 @@ impl Drop for TempDir {
 impl Backend {
     /// Migrates a fresh database, creates the demo user and starts the server.
     pub fn start(lifetimes: Lifetimes) -> Self {
+        Self::start_with(lifetimes, &[])
+    }
+
+    /// Like [`Backend::start`], with extra settings from the environment (see
+    /// `backend/config/settings.py`), e.g. `SESSION_AUTH_FIRST=1`.
+    pub fn start_with(lifetimes: Lifetimes, settings: &[(&str, &str)]) -> Self {
         let root = repo_root();
         let python = std::env::var("E2E_PYTHON")
             .map(PathBuf::from)
@@ -102,7 +108,7 @@ impl Backend {
         let port = free_port();
         let db_dir = TempDir(std::env::temp_dir().join(format!("yew-simplejwt-e2e-{port}")));
         std::fs::create_dir_all(&db_dir.0).expect("temporary database directory");
-        let envs = [
+        let mut envs = vec![
             (
                 "BACKEND_DB",
                 db_dir.0.join("db.sqlite3").display().to_string(),
@@ -113,6 +119,11 @@ impl Backend {
             ("REFRESH_TOKEN_LIFETIME", lifetimes.refresh.to_string()),
             ("DJANGO_DEBUG", "0".into()),
         ];
+        envs.extend(
+            settings
+                .iter()
+                .map(|(key, value)| (*key, value.to_string())),
+        );
         let manage = |args: &[&str]| {
             let mut command = Command::new(&python);
             command

@@ -27,10 +27,21 @@ async fn signed_in_at(backend: &Backend, browser: &Browser, path: &str) {
 
 /// A fresh backend (refresh lifetime 10 min) and browser, signed in on a loaded /items.
 async fn signed_in_on_items(access_lifetime_s: u32) -> (Backend, Browser) {
-    let backend = Backend::start(Lifetimes {
-        access: access_lifetime_s,
-        refresh: 600,
-    });
+    signed_in_on_items_with(access_lifetime_s, &[]).await
+}
+
+/// Like [`signed_in_on_items`], with extra backend settings.
+async fn signed_in_on_items_with(
+    access_lifetime_s: u32,
+    settings: &[(&str, &str)],
+) -> (Backend, Browser) {
+    let backend = Backend::start_with(
+        Lifetimes {
+            access: access_lifetime_s,
+            refresh: 600,
+        },
+        settings,
+    );
     let browser = Browser::start().await;
     signed_in_at(&backend, &browser, "/items").await;
     browser.wait_text("span", "Yogurt").await;
@@ -239,6 +250,22 @@ async fn signing_in_in_one_tab_lets_a_waiting_sign_in_page_go_on() {
 #[tokio::test]
 async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
     let (backend, browser) = signed_in_on_items(300).await;
+    rejected_access_costs_one_refresh_and_one_retry(backend, browser, 401).await;
+}
+
+/// DRF with SessionAuthentication listed before JWTAuthentication (a common setup)
+/// answers a refused token with 403 and simplejwt's `token_not_valid` body.
+#[tokio::test]
+async fn a_rejected_access_token_answered_403_is_treated_like_401() {
+    let (backend, browser) = signed_in_on_items_with(300, &[("SESSION_AUTH_FIRST", "1")]).await;
+    rejected_access_costs_one_refresh_and_one_retry(backend, browser, 403).await;
+}
+
+async fn rejected_access_costs_one_refresh_and_one_retry(
+    backend: Backend,
+    browser: Browser,
+    refusal_status: u16,
+) {
     sleep_s(1.1).await; // the current token's `iat` is now before the switch's second
 
     // The server stops accepting the current access token (as after a signing-key
@@ -254,9 +281,10 @@ async fn a_rejected_access_token_costs_one_refresh_and_one_retry() {
         backend.counts()
     );
     assert_eq!(
-        backend.count_status_under("/api/", 401),
+        backend.count_status_under("/api/", refusal_status),
         CALLS_PER_RELOAD,
-        "each call tried once with the old token"
+        "each call tried once with the old token: {}",
+        backend.counts()
     );
     assert_eq!(browser.path_and_query().await, "/items");
 
