@@ -3,6 +3,7 @@
 
 use futures::future::LocalBoxFuture;
 use gloo_net::http::{Method as FetchMethod, RequestBuilder};
+use web_sys::RequestCache;
 
 use crate::client::{HttpRequest, HttpResponse, Method, Transport, Unreachable};
 
@@ -20,8 +21,12 @@ impl Transport for FetchTransport {
                 Method::Get => FetchMethod::GET,
                 Method::Post => FetchMethod::POST,
             };
+            // `no-store`: a user's API data never lands in the HTTP cache (where it would
+            // outlive a sign-out), and a retry never queues behind a hung request for the
+            // same URL (browsers let only one fetch of a cacheable URL proceed at a time).
             let mut builder = RequestBuilder::new(&request.url)
                 .method(method)
+                .cache(RequestCache::NoStore)
                 .header("Accept", "application/json");
             if let Some(authorization) = &request.authorization {
                 builder = builder.header("Authorization", authorization);

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::{Backend, Browser, Lifetimes, DEMO_PASSWORD, DEMO_USER};
+use fantoccini::Locator;
 
 const ACCESS_KEY: &str = "yew-simplejwt.access";
 const REFRESH_KEY: &str = "yew-simplejwt.refresh";
@@ -422,6 +423,36 @@ async fn a_skewed_client_clock_keeps_the_session_without_a_refresh_storm() {
         assert!(tokens(&browser).await.1.is_some());
         browser.close().await;
     }
+}
+
+/// An earlier load that fails late must not replace what a later load showed: Reload while
+/// the first load hangs, the second shows the items (it must not queue behind the hung
+/// request for the same URL), and the first one's timeout (8 s) changes nothing on the page.
+#[tokio::test]
+async fn a_late_failure_of_an_earlier_load_leaves_the_newer_data_shown() {
+    let (backend, browser) = signed_in_on_items(300).await;
+    backend.reset_counts();
+    backend.fault("/api/items/", "hang", 1); // answered after 10 s; the page gives up at 8 s
+    click_reload(&browser).await;
+    sleep_s(1.0).await;
+    click_reload(&browser).await;
+    // Everything of both reloads but the hanging call.
+    wait_for_api_answers(&backend, 200, 2 * CALLS_PER_RELOAD - 1).await;
+    sleep_s(9.5).await; // past the first load's timeout and the server's late answer
+    assert_eq!(
+        backend.count("GET /api/items/"),
+        2,
+        "both loads reached the server: {}",
+        backend.counts()
+    );
+    let alerts = browser
+        .client
+        .find_all(Locator::XPath("//*[@role='alert']"))
+        .await
+        .unwrap();
+    assert!(alerts.is_empty(), "the stale failure was not shown");
+    browser.wait_text("span", "Yogurt").await;
+    browser.close().await;
 }
 
 #[tokio::test]
