@@ -55,6 +55,10 @@ pub struct HttpResponse {
     pub body: String,
 }
 
+/// The browser would not store the tokens (site data blocked, storage full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageUnavailable;
+
 /// The request never got an answer (offline, connection refused, CORS, aborted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unreachable;
@@ -76,8 +80,13 @@ pub trait TokenStore {
     /// Reads whatever is stored; never fails (unreadable storage reads as empty).
     fn load(&self) -> StoredTokens;
     /// Stores a pair and the clock offset learnt with it.  Both tokens always come from
-    /// the same server response.
-    fn save(&self, access: &str, refresh: &str, clock_offset_ms: i64);
+    /// the same server response.  On failure no access token is left stored.
+    fn save(
+        &self,
+        access: &str,
+        refresh: &str,
+        clock_offset_ms: i64,
+    ) -> Result<(), StorageUnavailable>;
     /// Erases both tokens.
     fn clear(&self);
     /// Runs a refresh while holding a lock shared by every tab of this origin, so two
@@ -248,11 +257,11 @@ impl ApiClient {
         received: &[&str],
         sent_refresh: Option<&str>,
         previous_offset_ms: i64,
-    ) {
+    ) -> Result<(), StorageUnavailable> {
         let local_now = self.inner.clock.now_ms();
         let offset =
             clock_offset_from_answer(received, sent_refresh, previous_offset_ms, local_now);
-        self.inner.store.save(access, refresh, offset);
+        self.inner.store.save(access, refresh, offset)
     }
 
     /// Gives up waiting for `work` after the configured request timeout.
@@ -309,13 +318,20 @@ impl ApiClient {
             .await
             .map_err(|_| SignInError::Unreachable)?;
         let pair = interpret_obtain(response.status, &response.body)?;
-        self.save_tokens(
-            &pair.access,
-            &pair.refresh,
-            &[&pair.access, &pair.refresh],
-            None,
-            0,
-        );
+        if self
+            .save_tokens(
+                &pair.access,
+                &pair.refresh,
+                &[&pair.access, &pair.refresh],
+                None,
+                0,
+            )
+            .is_err()
+        {
+            // Nothing half-way: no session rather than one that cannot be kept.
+            self.inner.store.clear();
+            return Err(SignInError::StorageUnavailable);
+        }
         self.notify(self.session());
         Ok(())
     }
@@ -586,7 +602,9 @@ impl ApiClient {
                 // Rotation off: the server sends no refresh token and the current one stays.
                 let mut received = vec![access.as_str()];
                 received.extend(rotated.as_deref());
-                self.save_tokens(
+                // If the browser will not store them, this request still gets its
+                // answer; the session then lasts as long as the stored tokens do.
+                let _ = self.save_tokens(
                     &access,
                     rotated.as_deref().unwrap_or(&refresh),
                     &received,

@@ -198,12 +198,18 @@ impl TokenStore for MemoryStore {
     fn load(&self) -> StoredTokens {
         self.0.borrow().clone()
     }
-    fn save(&self, access: &str, refresh: &str, clock_offset_ms: i64) {
+    fn save(
+        &self,
+        access: &str,
+        refresh: &str,
+        clock_offset_ms: i64,
+    ) -> Result<(), StorageUnavailable> {
         *self.0.borrow_mut() = StoredTokens {
             access: Some(access.into()),
             refresh: Some(refresh.into()),
             clock_offset_ms,
         };
+        Ok(())
     }
     fn clear(&self) {
         *self.0.borrow_mut() = StoredTokens::default();
@@ -986,4 +992,39 @@ fn access_tokens_with_a_copied_iat_are_still_refreshed_before_expiry() {
             assert_eq!(h.refresh_calls(), round, "rotate {rotate}");
         }
     }
+}
+
+/// A browser that refuses to store anything (site data blocked, quota used up).
+struct RefusingStore;
+
+impl TokenStore for RefusingStore {
+    fn load(&self) -> StoredTokens {
+        StoredTokens::default()
+    }
+    fn save(&self, _: &str, _: &str, _: i64) -> Result<(), StorageUnavailable> {
+        Err(StorageUnavailable)
+    }
+    fn clear(&self) {}
+}
+
+#[test]
+fn a_sign_in_the_browser_cannot_store_says_so() {
+    let h = Harness::new(true);
+    let client = ApiClient::new(
+        h.client.config().clone(),
+        Rc::new(FakeTransport(h.server.clone())),
+        Rc::new(RefusingStore),
+        Rc::new(FakeClock {
+            server_now_ms: h.now_ms.clone(),
+            skew_ms: h.skew_ms.clone(),
+            timeouts_fire: h.timeouts_fire.clone(),
+            long_waits_fire: h.long_waits_fire.clone(),
+            request_timeout_ms: 8_000,
+        }),
+    );
+    assert_eq!(
+        block_on(client.sign_in("demo", "right")),
+        Err(SignInError::StorageUnavailable)
+    );
+    assert_eq!(client.session(), Session::Ended(EndReason::NeverStarted));
 }

@@ -200,16 +200,23 @@ where
     {
         let state = state.clone();
         use_effect_with((path, generation, *attempt), move |(path, _, _)| {
+            // Only the newest call may show its result: an older one that fails late
+            // (a timeout) must not replace what a newer one already showed.
+            let newest = Rc::new(Cell::new(true));
             if let Some(client) = client {
                 let path = path.clone();
+                let newest = newest.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     let loaded = match client.get_json::<T>(&path).await {
                         Ok(value) => Loadable::Ready(value),
                         Err(error) => Loadable::Failed(error),
                     };
-                    state.set(Rc::new(loaded));
+                    if newest.get() {
+                        state.set(Rc::new(loaded));
+                    }
                 });
             }
+            move || newest.set(false)
         });
     }
     let retry = Callback::from(move |()| attempt.set(*attempt + 1));

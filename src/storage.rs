@@ -1,12 +1,15 @@
 //! The one module that touches browser storage: the token pair in localStorage, and the
 //! cross-tab lock that keeps two tabs from refreshing with the same token.
+//!
+//! localStorage is reached through web-sys, not gloo-storage: gloo-storage panics (which
+//! kills the whole wasm app) when the browser refuses access, as it does for a user who
+//! blocks site data; here that reads as "no session" and a failed save.
 
-use gloo_storage::{LocalStorage, Storage};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::client::{RefreshWork, TokenStore};
+use crate::client::{RefreshWork, StorageUnavailable, TokenStore};
 use crate::core::plan::StoredTokens;
 use crate::core::response::ApiError;
 
@@ -23,8 +26,13 @@ const REFRESH_LOCK: &str = "yew-simplejwt.refresh";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LocalTokenStore;
 
+/// localStorage, unless the browser refuses it (site data blocked, no window).
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
 fn read(key: &str) -> Option<String> {
-    let raw = LocalStorage::raw().get_item(key).ok().flatten()?;
+    let raw = local_storage()?.get_item(key).ok().flatten()?;
     // gloo-storage's typed API (and earlier builds) stored values JSON-quoted.
     match serde_json::from_str::<String>(&raw) {
         Ok(unquoted) => Some(unquoted),
@@ -43,8 +51,13 @@ impl TokenStore for LocalTokenStore {
         }
     }
 
-    fn save(&self, access: &str, refresh: &str, clock_offset_ms: i64) {
-        let storage = LocalStorage::raw();
+    fn save(
+        &self,
+        access: &str,
+        refresh: &str,
+        clock_offset_ms: i64,
+    ) -> Result<(), StorageUnavailable> {
+        let storage = local_storage().ok_or(StorageUnavailable)?;
         // All writes happen in one synchronous turn, so no other tab reads between them.
         // If a write fails (quota, private mode) the access token is dropped rather than
         // left beside a refresh token from another response; the next request refreshes.
@@ -52,12 +65,16 @@ impl TokenStore for LocalTokenStore {
             || storage.set_item(ACCESS_KEY, access).is_err()
         {
             let _ = storage.remove_item(ACCESS_KEY);
+            return Err(StorageUnavailable);
         }
         let _ = storage.set_item(CLOCK_OFFSET_KEY, &clock_offset_ms.to_string());
+        Ok(())
     }
 
     fn clear(&self) {
-        let storage = LocalStorage::raw();
+        let Some(storage) = local_storage() else {
+            return;
+        };
         for key in [ACCESS_KEY, REFRESH_KEY, CLOCK_OFFSET_KEY] {
             let _ = storage.remove_item(key);
         }

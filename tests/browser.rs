@@ -46,7 +46,7 @@ fn storage_round_trip() {
     let store = LocalTokenStore;
     store.clear();
     assert_eq!(store.load(), StoredTokens::default());
-    store.save("access-value", "refresh-value", 1_500);
+    assert_eq!(store.save("access-value", "refresh-value", 1_500), Ok(()));
     assert_eq!(
         local_storage().get_item(ACCESS_KEY).unwrap().as_deref(),
         Some("access-value")

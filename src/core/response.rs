@@ -26,6 +26,8 @@ pub enum SignInError {
     Refused,
     /// A 2xx whose body was not a token pair.
     BadResponse,
+    /// The server accepted the credentials, but the browser would not store the session.
+    StorageUnavailable,
 }
 
 impl SignInError {
@@ -37,6 +39,10 @@ impl SignInError {
             Self::Unreachable => "The server could not be reached. Please try again.",
             Self::Refused => "The server refused the sign-in. Please try again later.",
             Self::BadResponse => "The server sent an unexpected answer. Please try again.",
+            Self::StorageUnavailable => {
+                "Your browser would not let this site keep you signed in (site data is blocked \
+                 or storage is full). Allow site data for this site and try again."
+            }
         }
     }
 }
@@ -161,11 +167,35 @@ pub enum ApiOutcome {
     Failed(ApiError),
 }
 
+/// The `code` of a DRF error body.
+#[derive(Deserialize)]
+struct ErrorCode {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// Whether a 403 is simplejwt refusing the token rather than the user being forbidden.
+///
+/// DRF turns an authentication failure into 403 (not 401) when the view's first
+/// authentication class sends no `WWW-Authenticate` header, as `SessionAuthentication`
+/// does; many projects list it before `JWTAuthentication`.  simplejwt's body still says
+/// `"code":"token_not_valid"`, so that, not the status, tells an expired or rejected
+/// access token from a real permission denial.
+fn is_token_refusal(status: u16, body: &str) -> bool {
+    status == 403
+        && body.len() <= MAX_TOKEN_RESPONSE_BYTES
+        // serde would also read a struct from a JSON array; DRF sends an object.
+        && body.trim_start().starts_with('{')
+        && serde_json::from_str::<ErrorCode>(body)
+            .is_ok_and(|error| error.code.as_deref() == Some("token_not_valid"))
+}
+
 /// Interprets the answer to an authenticated API request.
 pub fn interpret_api(status: u16, body: String) -> ApiOutcome {
     match status {
         200..=299 => ApiOutcome::Body(body),
         401 => ApiOutcome::Unauthorized,
+        403 if is_token_refusal(status, &body) => ApiOutcome::Unauthorized,
         s if is_server_fault(s) => ApiOutcome::Failed(ApiError::ServerFault(s)),
         s => ApiOutcome::Failed(ApiError::Refused(s)),
     }
@@ -319,6 +349,26 @@ mod tests {
             ApiOutcome::Body("[]".into())
         );
         assert_eq!(interpret_api(401, String::new()), ApiOutcome::Unauthorized);
+        // DRF with SessionAuthentication listed first answers 403 for a refused token.
+        let refused_token = r#"{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is expired"}]}"#;
+        assert_eq!(
+            interpret_api(403, refused_token.into()),
+            ApiOutcome::Unauthorized
+        );
+        // A real permission denial stays one, whatever its body.
+        for forbidden in [
+            r#"{"detail":"You do not have permission to perform this action."}"#,
+            r#"{"detail":"Authentication credentials were not provided.","code":"not_authenticated"}"#,
+            r#"["token_not_valid"]"#,
+            "<html>token_not_valid</html>",
+            "",
+        ] {
+            assert_eq!(
+                interpret_api(403, forbidden.into()),
+                ApiOutcome::Failed(ApiError::Refused(403)),
+                "{forbidden}"
+            );
+        }
         assert_eq!(
             interpret_api(503, String::new()),
             ApiOutcome::Failed(ApiError::ServerFault(503))

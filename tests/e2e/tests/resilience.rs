@@ -13,6 +13,7 @@ const REFRESH_KEY: &str = "yew-simplejwt.refresh";
 const CALLS_PER_RELOAD: u64 = 26;
 const CONNECTION_PROBLEM: &str =
     "Connection problem: the server could not be reached. Please try again.";
+const STORAGE_REFUSED: &str = "Your browser would not let this site keep you signed in";
 
 async fn sleep_s(seconds: f64) {
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
@@ -573,6 +574,75 @@ async fn faults_keep_the_tokens_show_a_connection_problem_and_recover() {
         0
     );
     assert_eq!(browser.path_and_query().await, "/items");
+    browser.close().await;
+}
+
+/// Signs in on `/signin?next=%2Fitems` and expects the page to stay there and say that the
+/// browser refused to store the session (the server did issue tokens).
+async fn sign_in_is_refused_by_the_browser(backend: &Backend, browser: &Browser) {
+    browser.sign_in(DEMO_USER, DEMO_PASSWORD).await;
+    let alert = browser.wait_xpath("//*[@role='alert']").await;
+    assert!(
+        alert.text().await.unwrap().starts_with(STORAGE_REFUSED),
+        "{:?}",
+        alert.text().await
+    );
+    assert_eq!(backend.count_with_status("POST /auth/token/", 200), 1);
+    assert_eq!(browser.path_and_query().await, "/signin?next=%2Fitems");
+    assert_clean_console(browser, &[]).await;
+}
+
+/// Another script of this origin has filled localStorage: the server accepts the sign-in,
+/// the browser refuses the tokens, and the user is told so.
+#[tokio::test]
+async fn a_sign_in_into_full_storage_says_why_it_did_not_go_on() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    browser.open(&backend, "/signin?next=%2Fitems").await;
+    browser.wait_text("button", "Sign in").await;
+    let filled = browser
+        .client
+        .execute(
+            r#"let i = 0;
+               for (let size = 1 << 20; size >= 1; size = size >> 1) {
+                 const chunk = 'x'.repeat(size);
+                 for (;;) { try { localStorage.setItem('other-app.' + (i++), chunk); } catch (e) { break; } }
+               }
+               return i;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(filled.as_u64().unwrap() > 0);
+    sign_in_is_refused_by_the_browser(&backend, &browser).await;
+    assert_eq!(tokens(&browser).await, (None, None), "nothing half-way");
+    browser.close().await;
+}
+
+/// A browser set to block site data throws a SecurityError on `window.localStorage`: the
+/// app still renders (signed out) and explains why signing in cannot work.
+#[tokio::test]
+async fn blocked_site_data_still_renders_the_sign_in_page() {
+    let backend = Backend::start(Lifetimes {
+        access: 300,
+        refresh: 600,
+    });
+    let browser = Browser::start().await;
+    let block = r#"Object.defineProperty(window, 'localStorage', { configurable: true, get() {
+        throw new DOMException('Access is denied for this document.', 'SecurityError');
+    } });"#;
+    browser
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({ "source": block }),
+        )
+        .await;
+    browser.open(&backend, "/items").await;
+    browser.wait_for_location("/signin?next=%2Fitems").await;
+    sign_in_is_refused_by_the_browser(&backend, &browser).await;
     browser.close().await;
 }
 
