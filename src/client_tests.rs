@@ -328,6 +328,19 @@ impl Harness {
         )
     }
 
+    /// A client on this harness's clock over another transport or store.
+    fn client_with(&self, transport: Rc<dyn Transport>, store: Rc<dyn TokenStore>) -> ApiClient {
+        let config = self.client.config().clone();
+        let clock = FakeClock {
+            server_now_ms: self.now_ms.clone(),
+            skew_ms: self.skew_ms.clone(),
+            timeouts_fire: self.timeouts_fire.clone(),
+            long_waits_fire: self.long_waits_fire.clone(),
+            request_timeout_ms: config.request_timeout_ms,
+        };
+        ApiClient::new(config, transport, store, Rc::new(clock))
+    }
+
     fn signed_in(rotate: bool) -> Self {
         let harness = Self::new(rotate);
         block_on(harness.client.sign_in("demo", "right")).unwrap();
@@ -956,17 +969,9 @@ impl Transport for IatCopyingTransport {
 fn access_tokens_with_a_copied_iat_are_still_refreshed_before_expiry() {
     for rotate in [true, false] {
         let h = Harness::new(rotate);
-        let client = ApiClient::new(
-            h.client.config().clone(),
+        let client = h.client_with(
             Rc::new(IatCopyingTransport(h.server.clone())),
             h.store.clone(),
-            Rc::new(FakeClock {
-                server_now_ms: h.now_ms.clone(),
-                skew_ms: h.skew_ms.clone(),
-                timeouts_fire: h.timeouts_fire.clone(),
-                long_waits_fire: h.long_waits_fire.clone(),
-                request_timeout_ms: 8_000,
-            }),
         );
         block_on(client.sign_in("demo", "right")).unwrap();
         // At expiry: one refresh on the request path; the new access token lives 300 s.
@@ -1010,17 +1015,9 @@ impl TokenStore for RefusingStore {
 #[test]
 fn a_sign_in_the_browser_cannot_store_says_so() {
     let h = Harness::new(true);
-    let client = ApiClient::new(
-        h.client.config().clone(),
+    let client = h.client_with(
         Rc::new(FakeTransport(h.server.clone())),
         Rc::new(RefusingStore),
-        Rc::new(FakeClock {
-            server_now_ms: h.now_ms.clone(),
-            skew_ms: h.skew_ms.clone(),
-            timeouts_fire: h.timeouts_fire.clone(),
-            long_waits_fire: h.long_waits_fire.clone(),
-            request_timeout_ms: 8_000,
-        }),
     );
     assert_eq!(
         block_on(client.sign_in("demo", "right")),
