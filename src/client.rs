@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{Config, Destination};
 use crate::core::plan::{
-    clock_offset_from_answer, live_refresh, plan, refresh_due_in_ms, session_user, usable_access,
+    clock_offset_for_pair, live_refresh, plan, refresh_due_in_ms, session_user, usable_access,
     NoSession, Plan, StoredTokens,
 };
 use crate::core::response::{
@@ -247,20 +247,16 @@ impl ApiClient {
             .saturating_add(stored.clock_offset_ms)
     }
 
-    /// Stores the tokens of one answer with the clock offset learnt from them.
-    /// `received` holds the answer's tokens; `sent_refresh` and `previous_offset_ms`
-    /// describe the pair a refresh replaces (`None` and 0 for a sign-in).
+    /// Stores a pair with the clock offset learnt from it.  `replaced`: the refresh token
+    /// a refresh sent and the offset kept so far (`None` for a sign-in).
     fn save_tokens(
         &self,
         access: &str,
         refresh: &str,
-        received: &[&str],
-        sent_refresh: Option<&str>,
-        previous_offset_ms: i64,
+        replaced: Option<(&str, i64)>,
     ) -> Result<(), StorageUnavailable> {
         let local_now = self.inner.clock.now_ms();
-        let offset =
-            clock_offset_from_answer(received, sent_refresh, previous_offset_ms, local_now);
+        let offset = clock_offset_for_pair(access, refresh, replaced, local_now);
         self.inner.store.save(access, refresh, offset)
     }
 
@@ -318,16 +314,7 @@ impl ApiClient {
             .await
             .map_err(|_| SignInError::Unreachable)?;
         let pair = interpret_obtain(response.status, &response.body)?;
-        if self
-            .save_tokens(
-                &pair.access,
-                &pair.refresh,
-                &[&pair.access, &pair.refresh],
-                None,
-                0,
-            )
-            .is_err()
-        {
+        if self.save_tokens(&pair.access, &pair.refresh, None).is_err() {
             // Nothing half-way: no session rather than one that cannot be kept.
             self.inner.store.clear();
             return Err(SignInError::StorageUnavailable);
@@ -600,16 +587,12 @@ impl ApiClient {
                 refresh: rotated,
             } => {
                 // Rotation off: the server sends no refresh token and the current one stays.
-                let mut received = vec![access.as_str()];
-                received.extend(rotated.as_deref());
                 // If the browser will not store them, this request still gets its
                 // answer; the session then lasts as long as the stored tokens do.
                 let _ = self.save_tokens(
                     &access,
                     rotated.as_deref().unwrap_or(&refresh),
-                    &received,
-                    Some(&refresh),
-                    now_stored.clock_offset_ms,
+                    Some((&refresh, now_stored.clock_offset_ms)),
                 );
                 Ok(access)
             }

@@ -105,8 +105,9 @@ pub fn clock_offset_ms(fresh_token: &TokenInfo, local_now_ms: i64) -> i64 {
         .map_or(0, |iat| (iat + 1_000).saturating_sub(local_now_ms))
 }
 
-/// The clock offset to keep with the tokens of one answer (`received`: its access token,
-/// and its refresh token when there is one).
+/// The clock offset to keep with a newly stored pair.  `replaced` is the refresh token
+/// sent to get it and the offset kept so far; `None` for a sign-in, whose tokens are all
+/// fresh.
 ///
 /// Every token's `iat` is at most the server's time when the answer left, so the token
 /// with the latest `iat` gives the best estimate.  simplejwt 5.0 to 5.4 copied the sent
@@ -114,24 +115,26 @@ pub fn clock_offset_ms(fresh_token: &TokenInfo, local_now_ms: i64) -> i64 {
 /// simplejwt PR #888): that `iat` is as old as the sign-in or the last rotation, and
 /// believing it would put the server's clock minutes or hours in the past (no refresh
 /// before expiry, a 401 and a retry at every expiry).  So an `iat` equal to the sent
-/// refresh token's is not learnt from; with no fresh `iat` at all the previous offset
-/// stays.  `sent_refresh` is `None` for a sign-in, whose tokens are all fresh.
-pub fn clock_offset_from_answer(
-    received: &[&str],
-    sent_refresh: Option<&str>,
-    previous_offset_ms: i64,
+/// refresh token's is not learnt from (nor is the sent token itself, kept when rotation
+/// is off); with no fresh `iat` at all the previous offset stays.
+pub fn clock_offset_for_pair(
+    access: &str,
+    refresh: &str,
+    replaced: Option<(&str, i64)>,
     local_now_ms: i64,
 ) -> i64 {
+    let (sent_refresh, previous_offset_ms) = replaced.unzip();
     let copied_iat = sent_refresh
         .and_then(|token| decode(token).ok())
         .and_then(|info| info.issued_at_ms);
-    received
-        .iter()
+    [access, refresh]
+        .into_iter()
         .filter_map(|token| decode(token).ok())
         .filter(|info| info.issued_at_ms.is_some() && info.issued_at_ms != copied_iat)
         .map(|info| clock_offset_ms(&info, local_now_ms))
         .max()
-        .unwrap_or(previous_offset_ms)
+        .or(previous_offset_ms)
+        .unwrap_or(0)
 }
 
 /// Milliseconds of server time until the access token should be refreshed: 0 when
@@ -321,29 +324,21 @@ mod tests {
         // simplejwt < 5.5: the new access token carries the sent refresh token's iat.
         let copied = simplejwt_token("access", NOW_S - 3_600, NOW_S + 300);
         let rotated = simplejwt_token("refresh", NOW_S, NOW_S + 86_400);
+        let replaced = Some((sent.as_str(), 42));
         // Rotation on: the rotated refresh token's fresh iat wins.
         assert_eq!(
-            clock_offset_from_answer(&[&copied, &rotated], Some(&sent), 42, NOW),
+            clock_offset_for_pair(&copied, &rotated, replaced, NOW),
             1_000
         );
-        // Rotation off: nothing fresh, the previous offset stays.
-        assert_eq!(
-            clock_offset_from_answer(&[&copied], Some(&sent), 42, NOW),
-            42
-        );
+        // Rotation off (the sent token is kept): nothing fresh, the previous offset stays.
+        assert_eq!(clock_offset_for_pair(&copied, &sent, replaced, NOW), 42);
         // Current simplejwt: a fresh access iat is learnt from, whatever came before.
         let fresh = simplejwt_token("access", NOW_S + 120, NOW_S + 420);
-        assert_eq!(
-            clock_offset_from_answer(&[&fresh], Some(&sent), 42, NOW),
-            121_000
-        );
+        assert_eq!(clock_offset_for_pair(&fresh, &sent, replaced, NOW), 121_000);
         // A sign-in learns from its tokens; issuers without iat leave the offset alone.
-        assert_eq!(
-            clock_offset_from_answer(&[&fresh, &rotated], None, 0, NOW),
-            121_000
-        );
+        assert_eq!(clock_offset_for_pair(&fresh, &rotated, None, NOW), 121_000);
         let no_iat = token_with_claims(r#"{"exp":1}"#);
-        assert_eq!(clock_offset_from_answer(&[&no_iat], None, 0, NOW), 0);
+        assert_eq!(clock_offset_for_pair(&no_iat, &no_iat, None, NOW), 0);
     }
 
     #[test]

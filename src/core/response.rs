@@ -174,16 +174,15 @@ struct ErrorCode {
     code: Option<String>,
 }
 
-/// Whether a 403 is simplejwt refusing the token rather than the user being forbidden.
+/// Whether a 403's body is simplejwt refusing the token rather than the user being forbidden.
 ///
 /// DRF turns an authentication failure into 403 (not 401) when the view's first
 /// authentication class sends no `WWW-Authenticate` header, as `SessionAuthentication`
 /// does; many projects list it before `JWTAuthentication`.  simplejwt's body still says
 /// `"code":"token_not_valid"`, so that, not the status, tells an expired or rejected
 /// access token from a real permission denial.
-fn is_token_refusal(status: u16, body: &str) -> bool {
-    status == 403
-        && body.len() <= MAX_TOKEN_RESPONSE_BYTES
+fn is_token_refusal(body: &str) -> bool {
+    body.len() <= MAX_TOKEN_RESPONSE_BYTES
         // serde would also read a struct from a JSON array; DRF sends an object.
         && body.trim_start().starts_with('{')
         && serde_json::from_str::<ErrorCode>(body)
@@ -195,7 +194,7 @@ pub fn interpret_api(status: u16, body: String) -> ApiOutcome {
     match status {
         200..=299 => ApiOutcome::Body(body),
         401 => ApiOutcome::Unauthorized,
-        403 if is_token_refusal(status, &body) => ApiOutcome::Unauthorized,
+        403 if is_token_refusal(&body) => ApiOutcome::Unauthorized,
         s if is_server_fault(s) => ApiOutcome::Failed(ApiError::ServerFault(s)),
         s => ApiOutcome::Failed(ApiError::Refused(s)),
     }
